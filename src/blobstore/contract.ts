@@ -1,0 +1,232 @@
+/**
+ * The BlobStore contract suite. Every driver's `*.contract.test.ts` calls
+ * `describeBlobStoreContract` with a factory; this file never runs on its own.
+ * Each test cleans up, and afterEach asserts that the store holds no object
+ * (distribution's "did not clean up properly" rule).
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { BlobNotFoundError, InvalidKeyError, type BlobStore } from './types.js';
+
+export interface BlobStoreFactory {
+  /** A new instance over the same backend each call (used for the multi-instance tests). */
+  open(): Promise<BlobStore>;
+  /** Removes the backend (temporary directory, test prefix). */
+  destroy?(): Promise<void>;
+}
+
+export interface ContractOptions {
+  skip?: { reason: string; tests: string[] }[];
+  /** A size that crosses the driver's internal part size (S3: above 5 MiB). */
+  largeSize?: number;
+}
+
+async function readAll(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of stream) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+function failingStream(good: Buffer): Readable {
+  let sent = false;
+  return new Readable({
+    read() {
+      if (!sent) {
+        sent = true;
+        this.push(good);
+      } else this.destroy(new Error('client went away'));
+    },
+  });
+}
+
+export function describeBlobStoreContract(name: string, factory: BlobStoreFactory | null, options: ContractOptions = {}): void {
+  const skipped = new Map<string, string>();
+  for (const s of options.skip ?? []) for (const t of s.tests) skipped.set(t, s.reason);
+  const large = options.largeSize ?? 12 * 1024 * 1024 + 12345;
+
+  describe.skipIf(factory === null)(`BlobStore contract: ${name}`, () => {
+    let store: BlobStore;
+    const key = (): string => `test/${randomUUID().slice(0, 2)}/${randomUUID()}`;
+    const test = (title: string, fn: () => Promise<void>): void => {
+      const reason = skipped.get(title);
+      if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
+      else it(title, fn);
+    };
+
+    beforeAll(async () => {
+      store = await factory!.open();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await factory?.destroy?.();
+    });
+    afterEach(async () => {
+      const left: string[] = [];
+      for await (const o of store.list('')) left.push(o.key);
+      expect(left, 'the test did not clean up').toEqual([]);
+    });
+
+    test('writes, commits, stats and reads back an object', async () => {
+      const k = key();
+      const data = randomBytes(100_000);
+      const w = await store.writer(k);
+      expect(await w.append(Readable.from([data.subarray(0, 1000), data.subarray(1000)]))).toBe(data.length);
+      const info = await w.commit();
+      expect(info.size).toBe(data.length);
+      expect((await store.stat(k))?.size).toBe(data.length);
+      expect((await readAll(await store.read(k))).equals(data)).toBe(true);
+      await store.delete(k);
+      expect(await store.stat(k)).toBeNull();
+    });
+
+    test('commits an empty object', async () => {
+      const k = key();
+      const w = await store.writer(k);
+      await w.commit();
+      expect((await store.stat(k))?.size).toBe(0);
+      expect((await readAll(await store.read(k))).length).toBe(0);
+      await store.delete(k);
+    });
+
+    test('uncommitted data is neither readable nor listed', async () => {
+      const k = key();
+      const w = await store.writer(k);
+      await w.append(Readable.from([Buffer.from('partial')]));
+      expect(await store.stat(k)).toBeNull();
+      await expect(store.read(k)).rejects.toBeInstanceOf(BlobNotFoundError);
+      const listed: string[] = [];
+      for await (const o of store.list('test/')) listed.push(o.key);
+      expect(listed).not.toContain(k);
+      await w.cancel();
+    });
+
+    test('reads a missing key as BlobNotFoundError and deletes it idempotently', async () => {
+      await expect(store.read('test/missing/nothing')).rejects.toBeInstanceOf(BlobNotFoundError);
+      await store.delete('test/missing/nothing');
+      expect(await store.stat('test/missing/nothing')).toBeNull();
+    });
+
+    test('reads ranges', async () => {
+      const k = key();
+      const data = randomBytes(large);
+      const w = await store.writer(k);
+      await w.append(Readable.from([data]));
+      await w.commit();
+      expect((await readAll(await store.read(k, { offset: 10, length: 5 }))).equals(data.subarray(10, 15))).toBe(true);
+      expect((await readAll(await store.read(k, { offset: large - 7 }))).equals(data.subarray(large - 7))).toBe(true);
+      const mid = 5 * 1024 * 1024 - 3;
+      expect((await readAll(await store.read(k, { offset: mid, length: 10 }))).equals(data.subarray(mid, mid + 10))).toBe(true);
+      expect((await readAll(await store.read(k))).equals(data)).toBe(true);
+      await store.delete(k);
+    });
+
+    test('resumes a writer on another instance, across small and large appends', async () => {
+      const k = key();
+      const parts = [randomBytes(1000), randomBytes(2000), randomBytes(large), randomBytes(3)];
+      const w1 = await store.writer(k);
+      await w1.append(Readable.from([parts[0]!]));
+      await w1.append(Readable.from([parts[1]!]));
+      const other = await factory!.open();
+      try {
+        const w2 = await other.writer(k, { resume: true });
+        expect(w2.size).toBe(3000);
+        await w2.append(Readable.from([parts[2]!]));
+        const w3 = await store.writer(k, { resume: true });
+        expect(w3.size).toBe(3000 + large);
+        await w3.append(Readable.from([parts[3]!]));
+        const info = await w3.commit();
+        expect(info.size).toBe(3003 + large);
+        expect((await readAll(await other.read(k))).equals(Buffer.concat(parts))).toBe(true);
+      } finally {
+        await other.close();
+      }
+      await store.delete(k);
+    });
+
+    test('a failed append leaves the durable size unchanged', async () => {
+      const k = key();
+      const w = await store.writer(k);
+      await w.append(Readable.from([Buffer.from('hello ')]));
+      await expect(w.append(failingStream(randomBytes(70_000)))).rejects.toThrow();
+      const resumed = await store.writer(k, { resume: true });
+      expect(resumed.size).toBe(6);
+      await resumed.append(Readable.from([Buffer.from('world')]));
+      await resumed.commit();
+      expect((await readAll(await store.read(k))).toString()).toBe('hello world');
+      await store.delete(k);
+    });
+
+    test('an aborted append rejects and nothing is committed', async () => {
+      const k = key();
+      const w = await store.writer(k);
+      const ac = new AbortController();
+      const body = new Readable({ read() {} });
+      body.push(randomBytes(1000));
+      const pending = w.append(body, { signal: ac.signal });
+      setTimeout(() => ac.abort(), 20);
+      await expect(pending).rejects.toThrow();
+      expect(await store.stat(k)).toBeNull();
+      await w.cancel();
+    });
+
+    test('a new writer without resume discards earlier uncommitted data', async () => {
+      const k = key();
+      const w1 = await store.writer(k);
+      await w1.append(Readable.from([Buffer.from('stale data')]));
+      const w2 = await store.writer(k);
+      expect(w2.size).toBe(0);
+      await w2.append(Readable.from([Buffer.from('fresh')]));
+      await w2.commit();
+      expect((await readAll(await store.read(k))).toString()).toBe('fresh');
+      await store.delete(k);
+    });
+
+    test('cancel discards the data and is idempotent', async () => {
+      const k = key();
+      const w = await store.writer(k);
+      await w.append(Readable.from([Buffer.from('bye')]));
+      await w.cancel();
+      await w.cancel();
+      const resumed = await store.writer(k, { resume: true });
+      expect(resumed.size).toBe(0);
+      await resumed.cancel();
+      expect(await store.stat(k)).toBeNull();
+    });
+
+    test('lists committed objects by prefix', async () => {
+      const base = `test/list-${randomUUID()}`;
+      const keys = [`${base}/a`, `${base}/b/c`, `${base}x/d`];
+      for (const k of keys) {
+        const w = await store.writer(k);
+        await w.append(Readable.from([Buffer.from(k)]));
+        await w.commit();
+      }
+      const listed: string[] = [];
+      for await (const o of store.list(`${base}/`)) listed.push(o.key);
+      expect(listed.sort()).toEqual([`${base}/a`, `${base}/b/c`]);
+      for (const k of keys) await store.delete(k);
+    });
+
+    test('refuses keys that are not safe relative paths', async () => {
+      for (const bad of ['../etc/passwd', '/abs', 'a//b', 'a/./b', 'a\\b', '', 'a/../../b']) {
+        await expect(store.stat(bad), bad).rejects.toBeInstanceOf(InvalidKeyError);
+      }
+    });
+
+    test('serves concurrent readers and writers', async () => {
+      const ks = Array.from({ length: 6 }, key);
+      const datas = ks.map(() => randomBytes(300_000));
+      await Promise.all(
+        ks.map(async (k, i) => {
+          const w = await store.writer(k);
+          await w.append(Readable.from([datas[i]!]));
+          await w.commit();
+        }),
+      );
+      const back = await Promise.all(ks.map(async (k) => readAll(await store.read(k))));
+      back.forEach((b, i) => expect(b.equals(datas[i]!)).toBe(true));
+      await Promise.all(ks.map((k) => store.delete(k)));
+    });
+  });
+}

@@ -1,0 +1,253 @@
+/**
+ * FsBlobStore: the filesystem driver.
+ *
+ * Layout under the root directory:
+ *   objects/<key>   committed objects, published by rename (atomic on one filesystem)
+ *   partial/<key>   data of writers not yet committed (appended, fdatasync'ed per append)
+ *
+ * Both trees live on the same filesystem, so commit is fdatasync + rename + fsync of the
+ * directory: after a crash a key is either wholly present or absent.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { Readable } from 'node:stream';
+import {
+  BlobNotFoundError,
+  assertValidKey,
+  type BlobStore,
+  type BlobWriter,
+  type CallOpts,
+  type ObjectInfo,
+} from '../types.js';
+
+const READ_CHUNK = 1024 * 1024;
+
+export class FsBlobStore implements BlobStore {
+  readonly driver = 'fs';
+
+  constructor(private readonly root: string) {}
+
+  private objectPath(key: string): string {
+    assertValidKey(key);
+    return join(this.root, 'objects', key);
+  }
+
+  private partialPath(key: string): string {
+    assertValidKey(key);
+    return join(this.root, 'partial', key);
+  }
+
+  async stat(key: string): Promise<ObjectInfo | null> {
+    try {
+      const s = await stat(this.objectPath(key));
+      return { key, size: s.size, modifiedAt: s.mtime };
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async read(key: string, o: CallOpts & { offset?: number; length?: number } = {}): Promise<Readable> {
+    let fh: FileHandle;
+    try {
+      fh = await open(this.objectPath(key), 'r');
+    } catch (err) {
+      if (isNotFound(err)) throw new BlobNotFoundError(key, this.driver);
+      throw err;
+    }
+    const start = o.offset ?? 0;
+    if (o.length === 0) {
+      await fh.close();
+      return createReadStream('/dev/null', { start: 0, end: -1 });
+    }
+    const end = o.length === undefined ? undefined : start + o.length - 1;
+    return fh.createReadStream({
+      start,
+      ...(end === undefined ? {} : { end }),
+      highWaterMark: READ_CHUNK,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+  }
+
+  async writer(key: string, o: CallOpts & { resume?: boolean } = {}): Promise<BlobWriter> {
+    const path = this.partialPath(key);
+    await mkdir(dirname(path), { recursive: true });
+    let size = 0;
+    if (o.resume) {
+      try {
+        size = (await stat(path)).size;
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    } else {
+      await (await open(path, 'w')).close();
+    }
+    return new FsBlobWriter(this, key, path, size);
+  }
+
+  /** @internal used by FsBlobWriter.commit */
+  async publish(key: string, partial: string): Promise<ObjectInfo> {
+    const target = this.objectPath(key);
+    await mkdir(dirname(target), { recursive: true });
+    const fh = await open(partial, 'a');
+    try {
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(partial, target);
+    await fsyncDir(dirname(target));
+    const s = await stat(target);
+    return { key, size: s.size, modifiedAt: s.mtime };
+  }
+
+  async delete(key: string): Promise<void> {
+    await Promise.all([unlinkIfPresent(this.objectPath(key)), unlinkIfPresent(this.partialPath(key))]);
+  }
+
+  async *list(prefix: string): AsyncIterable<ObjectInfo> {
+    const base = join(this.root, 'objects');
+    for await (const key of walk(base, '')) {
+      if (!key.startsWith(prefix)) continue;
+      try {
+        const s = await stat(join(base, key));
+        yield { key, size: s.size, modifiedAt: s.mtime };
+      } catch (err) {
+        if (!isNotFound(err)) throw err;
+      }
+    }
+  }
+
+  async close(): Promise<void> {}
+}
+
+class FsBlobWriter implements BlobWriter {
+  private done = false;
+
+  constructor(
+    private readonly store: FsBlobStore,
+    private readonly key: string,
+    private readonly path: string,
+    public size: number,
+  ) {}
+
+  /** NOTE: all-or-nothing: on failure the file is truncated back to its size before the call. */
+  async append(body: Readable, o: CallOpts = {}): Promise<number> {
+    if (this.done) throw new Error('writer is finished');
+    const before = this.size;
+    const fh = await open(this.path, 'a');
+    try {
+      await writeBatched(fh, body, o.signal);
+      await fh.datasync();
+      const after = (await fh.stat()).size;
+      this.size = after;
+      return after - before;
+    } catch (err) {
+      await fh.truncate(before).catch(() => undefined);
+      throw err;
+    } finally {
+      await fh.close().catch(() => undefined);
+    }
+  }
+
+  async commit(o: CallOpts = {}): Promise<ObjectInfo> {
+    if (this.done) throw new Error('writer is finished');
+    o.signal?.throwIfAborted();
+    const info = await this.store.publish(this.key, this.path);
+    this.done = true;
+    return info;
+  }
+
+  async cancel(): Promise<void> {
+    this.done = true;
+    await unlinkIfPresent(this.path);
+  }
+}
+
+/** Copies a stream into the file, gathering small chunks into writev calls of about 1 MiB. */
+async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal | undefined): Promise<void> {
+  let batch: Buffer[] = [];
+  let batched = 0;
+  const flush = async (): Promise<void> => {
+    const bufs = batch;
+    batch = [];
+    batched = 0;
+    let pending = bufs;
+    while (pending.length > 0) {
+      const total = pending.reduce((n, b) => n + b.length, 0);
+      const { bytesWritten } = await fh.writev(pending);
+      if (bytesWritten === total) break;
+      pending = skipBytes(pending, bytesWritten);
+    }
+  };
+  const onAbort = (): void => {
+    body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+  };
+  signal?.throwIfAborted();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    for await (const chunk of body) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      batch.push(buf);
+      batched += buf.length;
+      if (batched >= READ_CHUNK) await flush();
+    }
+    signal?.throwIfAborted();
+    if (batched > 0) await flush();
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function skipBytes(bufs: Buffer[], n: number): Buffer[] {
+  const out: Buffer[] = [];
+  let skip = n;
+  for (const b of bufs) {
+    if (skip >= b.length) {
+      skip -= b.length;
+      continue;
+    }
+    out.push(skip > 0 ? b.subarray(skip) : b);
+    skip = 0;
+  }
+  return out;
+}
+
+async function* walk(base: string, rel: string): AsyncIterable<string> {
+  let entries;
+  try {
+    entries = await readdir(join(base, rel), { withFileTypes: true });
+  } catch (err) {
+    if (isNotFound(err)) return;
+    throw err;
+  }
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  for (const e of entries) {
+    const child = rel === '' ? e.name : `${rel}/${e.name}`;
+    if (e.isDirectory()) yield* walk(base, child);
+    else if (e.isFile()) yield child;
+  }
+}
+
+async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+async function unlinkIfPresent(path: string): Promise<void> {
+  try {
+    await unlink(path);
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+function isNotFound(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === 'ENOENT' || (err as NodeJS.ErrnoException).code === 'ENOTDIR';
+}
+

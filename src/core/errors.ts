@@ -1,0 +1,49 @@
+/**
+ * The one domain error. Services and drivers throw it with an API-neutral code;
+ * each HTTP surface projects the code onto its wire format through one table
+ * (see src/http/oci/errors.ts). The domain never knows about HTTP statuses.
+ */
+export const ERROR_CODES = [
+  'INVALID_NAME',
+  'INVALID_TAG',
+  'INVALID_DIGEST',
+  'INVALID_REFERENCE',
+  'DIGEST_MISMATCH',
+  'SIZE_MISMATCH',
+  'REPOSITORY_NOT_FOUND',
+  'BLOB_NOT_FOUND',
+  'UPLOAD_NOT_FOUND',
+  'UPLOAD_INVALID',
+  'UPLOAD_OUT_OF_ORDER',
+  'RANGE_NOT_SATISFIABLE',
+  'MANIFEST_NOT_FOUND',
+  'MANIFEST_INVALID',
+  'MANIFEST_BLOB_MISSING',
+  'MANIFEST_CHILD_MISSING',
+  'MANIFEST_REFERENCED',
+  'TOO_LARGE',
+  'UNSUPPORTED',
+  'INVALID_PARAMETER',
+  'CONFLICT',
+  'ACCESS_DENIED',
+  'UNAUTHENTICATED',
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export class BerthError extends Error {
+  readonly code: ErrorCode;
+  readonly detail: unknown;
+
+  constructor(code: ErrorCode, message: string, options: { detail?: unknown; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'BerthError';
+    this.code = code;
+    this.detail = options.detail;
+  }
+}
+
+export function isBerthError(err: unknown, code?: ErrorCode): err is BerthError {
+  return err instanceof BerthError && (code === undefined || err.code === code);
+}
