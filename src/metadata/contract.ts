@@ -1,0 +1,180 @@
+/**
+ * The MetadataStore contract suite; each implementation's `*.contract.test.ts` calls it.
+ */
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ManifestRow, MetadataStore } from './types.js';
+
+export interface MetadataStoreFactory {
+  open(): Promise<MetadataStore>;
+  destroy?(): Promise<void>;
+}
+
+const d = (n: number | string): string => `sha256:${String(n).padStart(64, '0')}`;
+
+function manifest(repositoryId: number, digest: string, extra: Partial<ManifestRow> = {}): ManifestRow {
+  return {
+    repositoryId,
+    digest,
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    size: 10,
+    artifactType: null,
+    subjectDigest: null,
+    annotations: null,
+    pushedAt: 1000,
+    lastPulledAt: null,
+    ...extra,
+  };
+}
+
+export function describeMetadataStoreContract(name: string, factory: MetadataStoreFactory | null): void {
+  describe.skipIf(factory === null)(`MetadataStore contract: ${name}`, () => {
+    let store: MetadataStore;
+    const repoName = (): string => `contract/${randomUUID()}`;
+
+    beforeAll(async () => {
+      store = await factory!.open();
+    });
+    afterAll(async () => {
+      await store?.close();
+      await factory?.destroy?.();
+    });
+
+    it('creates a repository once, even when asked concurrently', async () => {
+      const n = repoName();
+      const rows = await Promise.all([1, 2, 3, 4].map(() => store.repositories.ensure(n, 5)));
+      expect(new Set(rows.map((r) => r.id)).size).toBe(1);
+      expect((await store.repositories.get(n))?.name).toBe(n);
+      expect(await store.repositories.get(`${n}-missing`)).toBeNull();
+    });
+
+    it('lists repositories in byte-wise order with pagination', async () => {
+      const prefix = `order${randomUUID().slice(0, 8)}`;
+      const names = [`${prefix}/b`, `${prefix}/a-c`, `${prefix}/a`, `${prefix}/a/b`, `${prefix}/_z`, `${prefix}/A`].filter((x) =>
+        /^[a-z0-9/_-]+$/.test(x),
+      );
+      for (const n of names) await store.repositories.ensure(n, 1);
+      const all: string[] = [];
+      let last: string | undefined = `${prefix}/`;
+      for (;;) {
+        const page = await store.repositories.list(last === undefined ? { limit: 2 } : { last, limit: 2 });
+        const mine = page.filter((p) => p.startsWith(prefix));
+        all.push(...mine);
+        if (page.length < 2 || mine.length < page.length) break;
+        last = page[page.length - 1];
+      }
+      const expected = [...names].sort((a, b) => (Buffer.compare(Buffer.from(a), Buffer.from(b))));
+      expect(all).toEqual(expected);
+    });
+
+    it('inserts a blob once and links it per repository', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const other = await store.repositories.ensure(repoName(), 1);
+      const digest = d(randomUUID().replace(/-/g, ''));
+      const first = await store.blobs.insert({ digest, size: 3, storageKey: 'k1', createdAt: 1 });
+      const second = await store.blobs.insert({ digest, size: 3, storageKey: 'k2', createdAt: 2 });
+      expect(first.inserted).toBe(true);
+      expect(second).toEqual({ inserted: false, row: { digest, size: 3, storageKey: 'k1', createdAt: 1 } });
+      await store.blobs.link(repo.id, digest, 3);
+      await store.blobs.link(repo.id, digest, 4);
+      expect((await store.blobs.getLinked(repo.id, digest))?.storageKey).toBe('k1');
+      expect(await store.blobs.getLinked(other.id, digest)).toBeNull();
+      expect([...(await store.blobs.linkedAmong(repo.id, [digest, d(1)]))]).toEqual([digest]);
+      expect(await store.blobs.unlink(repo.id, digest)).toBe(true);
+      expect(await store.blobs.unlink(repo.id, digest)).toBe(false);
+      expect(await store.blobs.getLinked(repo.id, digest)).toBeNull();
+      expect(await store.blobs.get(digest)).not.toBeNull();
+    });
+
+    it('stores manifests with content, references, tags and referrers', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const m1 = d(`a1${randomUUID().slice(0, 8)}`);
+      const m2 = d(`a2${randomUUID().slice(0, 8)}`);
+      const content = Buffer.from('{"schemaVersion":2}');
+      expect(await store.manifests.put(manifest(repo.id, m1, { annotations: { a: 'b' } }), content, [{ digest: d(7), kind: 'blob' }, { digest: d(7), kind: 'blob' }])).toBe(true);
+      expect(await store.manifests.put(manifest(repo.id, m1), content, [])).toBe(false);
+      await store.manifests.put(manifest(repo.id, m2, { subjectDigest: m1, artifactType: 'application/x-sig' }), content, [{ digest: m1, kind: 'manifest' }]);
+      const got = await store.manifests.get(repo.id, m1);
+      expect(got?.content.equals(content)).toBe(true);
+      expect(got?.annotations).toEqual({ a: 'b' });
+      expect(await store.manifests.parentsOf(repo.id, m1)).toEqual([m2]);
+      expect([...(await store.manifests.presentAmong(repo.id, [m1, m2, d(9)]))].sort()).toEqual([m1, m2].sort());
+      expect((await store.manifests.referrers(repo.id, m1)).map((r) => r.digest)).toEqual([m2]);
+      expect(await store.manifests.referrers(repo.id, m1, 'application/other')).toEqual([]);
+      expect(await store.tags.set(repo.id, 'v1', m1, 5)).toBeNull();
+      expect(await store.tags.set(repo.id, 'v1', m2, 6)).toBe(m1);
+      expect((await store.tags.resolve(repo.id, 'v1'))?.digest).toBe(m2);
+      await store.tags.set(repo.id, 'latest', m2, 7);
+      expect(await store.tags.of(repo.id, m2)).toEqual(['latest', 'v1']);
+      expect(await store.manifests.delete(repo.id, m2)).toBe(true);
+      expect(await store.tags.resolve(repo.id, 'v1')).toBeNull();
+      expect(await store.tags.list(repo.id, { limit: 10 })).toEqual([]);
+      expect(await store.manifests.parentsOf(repo.id, m1)).toEqual([]);
+      await store.manifests.recordPull(repo.id, m1, 99);
+      expect((await store.manifests.get(repo.id, m1))?.lastPulledAt).toBe(99);
+    });
+
+    it('lists tags in byte-wise order with pagination', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const m = d(`b${randomUUID().slice(0, 8)}`);
+      await store.manifests.put(manifest(repo.id, m), Buffer.from('{}'), []);
+      const tags = ['b', 'A', 'a', 'a.1', 'a_1', 'a-1', 'Z9', '_x', '10', '9'];
+      for (const t of tags) await store.tags.set(repo.id, t, m, 1);
+      const pages: string[][] = [];
+      let last: string | undefined;
+      for (;;) {
+        const page = await store.tags.list(repo.id, last === undefined ? { limit: 3 } : { last, limit: 3 });
+        if (page.length === 0) break;
+        pages.push(page);
+        last = page[page.length - 1];
+      }
+      expect(pages.flat()).toEqual([...tags].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))));
+      expect(pages[0]).toHaveLength(3);
+      expect(await store.tags.delete(repo.id, 'b')).toBe(true);
+      expect(await store.tags.delete(repo.id, 'b')).toBe(false);
+    });
+
+    it('advances upload offsets only by compare-and-set', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const id = randomUUID();
+      await store.uploads.create({ id, repositoryId: repo.id, storageKey: 'k', offset: 0, createdAt: 1, updatedAt: 1 });
+      expect(await store.uploads.advance(id, 0, 10, 2)).toBe(true);
+      expect(await store.uploads.advance(id, 0, 20, 3)).toBe(false);
+      expect((await store.uploads.get(id))?.offset).toBe(10);
+      const stale = await store.uploads.listStale(3, 1000);
+      expect(stale.map((u) => u.id)).toContain(id);
+      expect(await store.uploads.delete(id)).toBe(true);
+      expect(await store.uploads.get(id)).toBeNull();
+    });
+
+    it('rolls a transaction back when it throws', async () => {
+      const n = repoName();
+      await expect(
+        store.tx(async (tx) => {
+          await tx.repositories.ensure(n, 1);
+          throw new Error('boom');
+        }),
+      ).rejects.toThrow('boom');
+      expect(await store.repositories.get(n)).toBeNull();
+      const made = await store.tx(async (tx) => tx.repositories.ensure(n, 1));
+      expect((await store.repositories.get(n))?.id).toBe(made.id);
+    });
+
+    it('never loses an update among concurrent read-then-CAS transactions', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const id = randomUUID();
+      await store.uploads.create({ id, repositoryId: repo.id, storageKey: 'k', offset: 0, createdAt: 1, updatedAt: 1 });
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () =>
+          store.tx(async (tx) => {
+            const u = await tx.uploads.get(id);
+            return tx.uploads.advance(id, u!.offset, u!.offset + 1, 2);
+          }),
+        ),
+      );
+      const won = results.filter(Boolean).length;
+      expect(won).toBeGreaterThanOrEqual(1);
+      expect((await store.uploads.get(id))?.offset).toBe(won);
+    });
+  });
+}

@@ -1,0 +1,68 @@
+import { Migrator, sql, type Kysely } from 'kysely';
+import type { MetadataStore, MetadataTx } from '../types.js';
+import { migrationProvider } from './migrations.js';
+import type { Database } from './schema.js';
+import { KyselyBlobs, KyselyManifests, KyselyRepositories, KyselyTags, KyselyUploads } from './stores.js';
+
+function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
+  return {
+    repositories: new KyselyRepositories(db),
+    blobs: new KyselyBlobs(db, dialect),
+    manifests: new KyselyManifests(db),
+    tags: new KyselyTags(db),
+    uploads: new KyselyUploads(db),
+  };
+}
+
+/** The one MetadataStore implementation; the dialect modules only build the Kysely instance. */
+export class KyselyMetadataStore implements MetadataStore {
+  readonly repositories;
+  readonly blobs;
+  readonly manifests;
+  readonly tags;
+  readonly uploads;
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    readonly dialect: 'sqlite' | 'postgres',
+  ) {
+    const root = bind(db, dialect);
+    this.repositories = root.repositories;
+    this.blobs = root.blobs;
+    this.manifests = root.manifests;
+    this.tags = root.tags;
+    this.uploads = root.uploads;
+  }
+
+  /** Applies pending migrations; throws with the failing migration's error. */
+  async migrate(): Promise<void> {
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    const { error } = await migrator.migrateToLatest();
+    if (error) throw error instanceof Error ? error : new Error(String(error));
+  }
+
+  async tx<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') return this.db.transaction().execute((trx) => fn(bind(trx, 'postgres')));
+    // NOTE: SQLite takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction
+    // that reads and then writes can fail with SQLITE_BUSY when another process wrote in between.
+    return this.db.connection().execute(async (conn) => {
+      await sql`begin immediate`.execute(conn);
+      try {
+        const result = await fn(bind(conn, 'sqlite'));
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (err) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db);
+  }
+
+  async close(): Promise<void> {
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,46 @@
+import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+
+type Dialect = 'sqlite' | 'postgres';
+
+/** DDL per dialect. SQLite compares text byte-wise already; PostgreSQL needs COLLATE "C". */
+function initialSchema(d: Dialect): string[] {
+  const id = d === 'sqlite' ? 'integer primary key autoincrement' : 'bigserial primary key';
+  const text = d === 'sqlite' ? 'text' : 'text collate "C"';
+  const bytes = d === 'sqlite' ? 'blob' : 'bytea';
+  return [
+    `create table repositories (id ${id}, name ${text} not null unique, created_at bigint not null)`,
+    `create table blobs (digest text primary key, size bigint not null, storage_key text not null, created_at bigint not null)`,
+    `create table repository_blobs (repository_id bigint not null references repositories(id) on delete cascade,
+       digest text not null references blobs(digest), created_at bigint not null,
+       primary key (repository_id, digest))`,
+    `create index repository_blobs_digest on repository_blobs (digest)`,
+    `create table manifests (repository_id bigint not null references repositories(id) on delete cascade,
+       digest text not null, media_type text not null, size bigint not null, content ${bytes} not null,
+       artifact_type text, subject_digest text, annotations text, pushed_at bigint not null, last_pulled_at bigint,
+       primary key (repository_id, digest))`,
+    `create index manifests_subject on manifests (repository_id, subject_digest)`,
+    `create table manifest_refs (repository_id bigint not null, parent_digest text not null, child_digest text not null,
+       kind text not null, primary key (repository_id, parent_digest, child_digest, kind),
+       foreign key (repository_id, parent_digest) references manifests(repository_id, digest) on delete cascade)`,
+    `create index manifest_refs_child on manifest_refs (repository_id, child_digest)`,
+    `create table tags (repository_id bigint not null references repositories(id) on delete cascade,
+       name ${text} not null, digest text not null, updated_at bigint not null,
+       primary key (repository_id, name),
+       foreign key (repository_id, digest) references manifests(repository_id, digest) on delete cascade)`,
+    `create index tags_digest on tags (repository_id, digest)`,
+    `create table uploads (id text primary key, repository_id bigint not null references repositories(id) on delete cascade,
+       storage_key text not null, "offset" bigint not null, created_at bigint not null, updated_at bigint not null)`,
+    `create index uploads_updated on uploads (updated_at)`,
+  ];
+}
+
+export function migrationProvider(dialect: Dialect): MigrationProvider {
+  const migrations: Record<string, Migration> = {
+    '0001_registry_core': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of initialSchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+  };
+  return { getMigrations: async () => migrations };
+}

@@ -1,0 +1,41 @@
+/**
+ * Table layout (one migration per dialect where the DDL differs):
+ *
+ *   repositories(id, name UNIQUE, created_at)
+ *   blobs(digest PK, size, storage_key, created_at)           -- one row per distinct content
+ *   repository_blobs(repository_id, digest, created_at)        -- which repository may serve which blob
+ *   manifests(repository_id, digest, media_type, size, content, artifact_type,
+ *             subject_digest, annotations, pushed_at, last_pulled_at)
+ *   manifest_refs(repository_id, parent_digest, child_digest, kind)  -- kind: blob | manifest
+ *   tags(repository_id, name, digest, updated_at)
+ *   uploads(id PK, repository_id, storage_key, offset, created_at, updated_at)
+ */
+import type { Generated } from 'kysely';
+
+export interface Database {
+  repositories: { id: Generated<number>; name: string; created_at: number };
+  blobs: { digest: string; size: number; storage_key: string; created_at: number };
+  repository_blobs: { repository_id: number; digest: string; created_at: number };
+  manifests: {
+    repository_id: number;
+    digest: string;
+    media_type: string;
+    size: number;
+    content: Buffer;
+    artifact_type: string | null;
+    subject_digest: string | null;
+    annotations: string | null;
+    pushed_at: number;
+    last_pulled_at: number | null;
+  };
+  manifest_refs: { repository_id: number; parent_digest: string; child_digest: string; kind: string };
+  tags: { repository_id: number; name: string; digest: string; updated_at: number };
+  uploads: {
+    id: string;
+    repository_id: number;
+    storage_key: string;
+    offset: number;
+    created_at: number;
+    updated_at: number;
+  };
+}

@@ -1,0 +1,20 @@
+import Database from 'better-sqlite3';
+import { Kysely, SqliteDialect } from 'kysely';
+import { KyselyMetadataStore } from './kysely/kysely-metadata-store.js';
+import type { Database as Schema } from './kysely/schema.js';
+
+/**
+ * Opens (and migrates) the SQLite metadata store. WAL lets readers run beside the one
+ * writer, busy_timeout makes several processes on one file wait instead of failing,
+ * and synchronous=FULL makes every commit durable before it is acknowledged.
+ */
+export async function openSqliteMetadataStore(path: string): Promise<KyselyMetadataStore> {
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.pragma('busy_timeout = 10000');
+  db.pragma('foreign_keys = ON');
+  const store = new KyselyMetadataStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: db }) }), 'sqlite');
+  await store.migrate();
+  return store;
+}

@@ -1,0 +1,138 @@
+/**
+ * MetadataStore: the port over the registry's one source of truth (repositories,
+ * blobs and their links, manifests, tags, upload sessions). Tags and manifests live
+ * only here, never also in the blob store, so there is nothing to keep in sync.
+ *
+ * One Kysely implementation serves SQLite and PostgreSQL (./kysely/); the contract
+ * suite in ./contract.ts runs against both.
+ *
+ * Guarantees:
+ * - Every method is atomic on its own; `tx` groups calls into one unit committed when
+ *   `fn` resolves and rolled back when it throws. SQLite runs it serially (BEGIN
+ *   IMMEDIATE); PostgreSQL at READ COMMITTED, where `linkedAmong` locks the links it
+ *   reads and read-then-write sequences go through the compare-and-set methods.
+ * - Names and tags are listed in byte-wise lexical order (COLLATE "C" on PostgreSQL).
+ * - Times are epoch milliseconds.
+ */
+
+export interface RepositoryRow {
+  id: number;
+  name: string;
+  createdAt: number;
+}
+
+export interface BlobRow {
+  digest: string;
+  size: number;
+  storageKey: string;
+  createdAt: number;
+}
+
+export interface ManifestRow {
+  repositoryId: number;
+  digest: string;
+  mediaType: string;
+  size: number;
+  artifactType: string | null;
+  subjectDigest: string | null;
+  annotations: Record<string, string> | null;
+  pushedAt: number;
+  lastPulledAt: number | null;
+}
+
+export interface ManifestWithContent extends ManifestRow {
+  content: Buffer;
+}
+
+export interface ManifestReference {
+  digest: string;
+  kind: 'blob' | 'manifest';
+}
+
+export interface UploadRow {
+  id: string;
+  repositoryId: number;
+  storageKey: string;
+  offset: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export interface Page {
+  /** Return entries strictly after this one. */
+  last?: string;
+  limit: number;
+}
+
+export interface RepositoryStore {
+  /** Returns the repository, creating it when missing (concurrent callers get the same row). */
+  ensure(name: string, now: number): Promise<RepositoryRow>;
+  get(name: string): Promise<RepositoryRow | null>;
+  list(page: Page): Promise<string[]>;
+}
+
+export interface BlobIndex {
+  get(digest: string): Promise<BlobRow | null>;
+  /** Inserts the blob unless its digest is known; returns the row that is stored and whether it is this one. */
+  insert(row: BlobRow): Promise<{ inserted: boolean; row: BlobRow }>;
+  /** Links a known blob to a repository. Idempotent. */
+  link(repositoryId: number, digest: string, now: number): Promise<void>;
+  /** Removes the link; true when there was one. The bytes stay (garbage collection owns them). */
+  unlink(repositoryId: number, digest: string): Promise<boolean>;
+  /** The blob when it is linked to the repository, else null. */
+  getLinked(repositoryId: number, digest: string): Promise<BlobRow | null>;
+  /** Which of `digests` are linked to the repository (locks those links inside a tx on PostgreSQL). */
+  linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
+}
+
+export interface ManifestStore {
+  get(repositoryId: number, digest: string): Promise<ManifestWithContent | null>;
+  /** Inserts the manifest and its references unless the digest is already stored; true when inserted. */
+  put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean>;
+  /** Deletes the manifest, its references and the tags pointing at it; true when it existed. */
+  delete(repositoryId: number, digest: string): Promise<boolean>;
+  /** Which of `digests` are manifests stored in the repository. */
+  presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
+  /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
+  parentsOf(repositoryId: number, digest: string): Promise<string[]>;
+  /** Manifests whose subject is `subjectDigest`, ordered by digest. */
+  referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestRow[]>;
+  recordPull(repositoryId: number, digest: string, now: number): Promise<void>;
+}
+
+export interface TagStore {
+  /** The manifest a tag points at, with its content. */
+  resolve(repositoryId: number, tag: string): Promise<ManifestWithContent | null>;
+  /** Points the tag at a stored manifest (creating or moving it); returns the previous digest. */
+  set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null>;
+  delete(repositoryId: number, tag: string): Promise<boolean>;
+  list(repositoryId: number, page: Page): Promise<string[]>;
+  of(repositoryId: number, digest: string): Promise<string[]>;
+}
+
+export interface UploadStore {
+  create(row: UploadRow): Promise<void>;
+  get(id: string): Promise<UploadRow | null>;
+  /** Compare-and-set of the offset: succeeds only when the stored offset is still `from`. */
+  advance(id: string, from: number, to: number, now: number): Promise<boolean>;
+  delete(id: string): Promise<boolean>;
+  /** Sessions not updated since `before`, oldest first. */
+  listStale(before: number, limit: number): Promise<UploadRow[]>;
+}
+
+export interface MetadataTx {
+  readonly repositories: RepositoryStore;
+  readonly blobs: BlobIndex;
+  readonly manifests: ManifestStore;
+  readonly tags: TagStore;
+  readonly uploads: UploadStore;
+}
+
+export interface MetadataStore extends MetadataTx {
+  readonly dialect: 'sqlite' | 'postgres';
+  /** Runs `fn` in one transaction (see the guarantees above). Do no slow I/O inside it. */
+  tx<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
+  /** Round-trips to the database (for /healthz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
