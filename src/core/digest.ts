@@ -24,7 +24,7 @@ export function parseDigest(input: string): Digest {
   const algorithm = m[1] as string;
   const hex = m[2] as string;
   if (!(algorithm in DIGEST_ALGORITHMS)) {
-    throw new BerthError('UNSUPPORTED', `digest algorithm "${truncate(algorithm)}" is not supported (use sha256 or sha512)`);
+    throw new BerthError('INVALID_DIGEST', `digest algorithm "${truncate(algorithm)}" is not supported (use sha256 or sha512)`);
   }
   const len = DIGEST_ALGORITHMS[algorithm as DigestAlgorithm];
   if (hex.length !== len || !/^[a-f0-9]+$/.test(hex)) {

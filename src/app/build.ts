@@ -1,0 +1,87 @@
+/**
+ * The composition root: the only module that knows the drivers. It builds the stores
+ * from the configuration, the services over them, and the HTTP server over the services.
+ */
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { FsBlobStore } from '../blobstore/fs/fs-blob-store.js';
+import type { BlobStore } from '../blobstore/types.js';
+import type { Config } from '../config/schema.js';
+import { buildHttpServer } from '../http/server.js';
+import type { KyselyMetadataStore } from '../metadata/kysely/kysely-metadata-store.js';
+import { BlobService } from '../services/registry/blob-service.js';
+import type { RegistryContext } from '../services/registry/context.js';
+import { ManifestService } from '../services/registry/manifest-service.js';
+import { UploadService } from '../services/registry/upload-service.js';
+
+export interface App {
+  http: FastifyInstance;
+  uploads: UploadService;
+  close(): Promise<void>;
+}
+
+export async function openMetadataStore(config: Config): Promise<KyselyMetadataStore> {
+  if (config.metadata.driver === 'postgres') {
+    const pg = config.metadata.postgres!;
+    const { openPostgresMetadataStore } = await import('../metadata/postgres.js');
+    return openPostgresMetadataStore({ url: pg.url, poolSize: pg.poolSize, ...(pg.schema ? { schema: pg.schema } : {}) });
+  }
+  const { openSqliteMetadataStore } = await import('../metadata/sqlite.js');
+  const dataDir = resolve(config.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  return openSqliteMetadataStore(resolve(dataDir, config.metadata.sqlite.path ?? 'berth.db'));
+}
+
+export async function openBlobStore(config: Config): Promise<BlobStore> {
+  if (config.storage.driver === 's3') {
+    const s3 = config.storage.s3!;
+    const { S3BlobStore } = await import('../blobstore/s3/s3-blob-store.js');
+    return new S3BlobStore({
+      bucket: s3.bucket,
+      region: s3.region,
+      forcePathStyle: s3.forcePathStyle || s3.endpoint !== undefined,
+      prefix: s3.prefix,
+      partSize: s3.partSizeMiB * 1024 * 1024,
+      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+      ...(s3.accessKeyId ? { accessKeyId: s3.accessKeyId } : {}),
+      ...(s3.secretAccessKey ? { secretAccessKey: s3.secretAccessKey } : {}),
+    });
+  }
+  const root = resolve(config.dataDir, config.storage.fs.path ?? 'blobs');
+  mkdirSync(root, { recursive: true });
+  return new FsBlobStore(root);
+}
+
+export async function buildApp(config: Config, logger: Logger): Promise<App> {
+  const meta = await openMetadataStore(config);
+  const blobs = await openBlobStore(config);
+  const ctx: RegistryContext = {
+    meta,
+    blobs,
+    now: () => Date.now(),
+    log: logger,
+    settings: {
+      uploadPurgeAfterMs: config.uploads.purgeAfterSeconds * 1000,
+      pullRecordIntervalMs: config.registry.pullRecordIntervalSeconds * 1000,
+      maxManifestBytes: config.registry.maxManifestBytes,
+      maxPageSize: config.registry.maxPageSize,
+    },
+  };
+  const uploads = new UploadService(ctx);
+  const http = buildHttpServer({
+    logger,
+    services: { uploads, blobs: new BlobService(ctx), manifests: new ManifestService(ctx) },
+    health: () => meta.ping(),
+  });
+  return {
+    http,
+    uploads,
+    async close() {
+      await http.close();
+      await blobs.close();
+      await meta.close();
+    },
+  };
+}

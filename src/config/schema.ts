@@ -1,0 +1,78 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+const Strict = { additionalProperties: false } as const;
+
+/**
+ * The whole configuration. Defaults live here; unknown keys are refused everywhere.
+ * `berth config schema` prints it as JSON Schema.
+ */
+export const ConfigSchema = Type.Object(
+  {
+    listen: Type.String({
+      default: '127.0.0.1:5000',
+      pattern: '^(\\[[0-9a-fA-F:.]+\\]|[A-Za-z0-9.-]*):[0-9]{1,5}$',
+      description: 'HOST:PORT to listen on',
+    }),
+    dataDir: Type.String({ default: './berth-data', minLength: 1, description: 'directory for the SQLite database and blobs' }),
+    workers: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'HTTP worker processes sharing the port' }),
+    shutdownTimeoutSeconds: Type.Number({ default: 30, minimum: 0, description: 'how long in-flight requests may finish on SIGTERM' }),
+    log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) }, { ...Strict, default: {} }),
+    storage: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('fs'), Type.Literal('s3')], { default: 'fs' }),
+        fs: Type.Object({ path: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/blobs' })) }, { ...Strict, default: {} }),
+        s3: Type.Optional(
+          Type.Object(
+            {
+              bucket: Type.String({ minLength: 3 }),
+              region: Type.String({ default: 'us-east-1' }),
+              endpoint: Type.Optional(Type.String({ description: 'for S3-compatible servers; implies path-style addressing' })),
+              accessKeyId: Type.Optional(Type.String()),
+              secretAccessKey: Type.Optional(Type.String()),
+              forcePathStyle: Type.Boolean({ default: false }),
+              prefix: Type.String({ default: '', pattern: '^([A-Za-z0-9._-]+/)*$' }),
+              partSizeMiB: Type.Integer({ default: 16, minimum: 5, maximum: 512 }),
+            },
+            Strict,
+          ),
+        ),
+      },
+      { ...Strict, default: {} },
+    ),
+    metadata: Type.Object(
+      {
+        driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
+        sqlite: Type.Object({ path: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/berth.db' })) }, { ...Strict, default: {} }),
+        postgres: Type.Optional(
+          Type.Object(
+            {
+              url: Type.String({ minLength: 1 }),
+              schema: Type.Optional(Type.String({ pattern: '^[a-z_][a-z0-9_]*$' })),
+              poolSize: Type.Integer({ default: 10, minimum: 1, maximum: 200 }),
+            },
+            Strict,
+          ),
+        ),
+      },
+      { ...Strict, default: {} },
+    ),
+    uploads: Type.Object(
+      {
+        purgeAfterSeconds: Type.Integer({ default: 86_400, minimum: 60, description: 'idle upload sessions older than this are removed' }),
+        purgeIntervalSeconds: Type.Integer({ default: 600, minimum: 1 }),
+      },
+      { ...Strict, default: {} },
+    ),
+    registry: Type.Object(
+      {
+        maxManifestBytes: Type.Integer({ default: 4 * 1024 * 1024, minimum: 1024, maximum: 64 * 1024 * 1024 }),
+        maxPageSize: Type.Integer({ default: 10_000, minimum: 1, maximum: 100_000 }),
+        pullRecordIntervalSeconds: Type.Integer({ default: 60, minimum: 0 }),
+      },
+      { ...Strict, default: {} },
+    ),
+  },
+  Strict,
+);
+
+export type Config = Static<typeof ConfigSchema>;

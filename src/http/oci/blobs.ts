@@ -1,0 +1,26 @@
+import type { OciCall } from './context.js';
+
+/** GET, HEAD and DELETE of /v2/<name>/blobs/<digest>. */
+export async function blob(call: OciCall): Promise<void> {
+  const { services, name, reference: digest, req, reply, signal } = call;
+  if (req.method === 'DELETE') {
+    await services.blobs.delete(name, digest);
+    return reply.code(202).header('Content-Length', '0').send();
+  }
+  reply.header('Docker-Content-Digest', digest).header('Accept-Ranges', 'bytes').header('Content-Type', 'application/octet-stream');
+  reply.header('ETag', `"${digest}"`).header('Cache-Control', 'max-age=31536000');
+  if (req.method === 'HEAD') {
+    const info = await services.blobs.stat(name, digest);
+    return reply.code(200).header('Content-Length', String(info.size)).send();
+  }
+  const read = await services.blobs.open(name, digest, req.headers.range, signal);
+  if (read.range) {
+    reply
+      .code(206)
+      .header('Content-Range', `bytes ${read.range.start}-${read.range.end}/${read.size}`)
+      .header('Content-Length', String(read.range.end - read.range.start + 1));
+  } else {
+    reply.code(200).header('Content-Length', String(read.size));
+  }
+  return reply.send(read.body);
+}

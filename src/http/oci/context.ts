@@ -1,0 +1,26 @@
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { BlobService } from '../../services/registry/blob-service.js';
+import type { ManifestService } from '../../services/registry/manifest-service.js';
+import type { UploadService } from '../../services/registry/upload-service.js';
+
+export interface OciServices {
+  uploads: UploadService;
+  blobs: BlobService;
+  manifests: ManifestService;
+}
+
+/** What one /v2/ handler gets: the services, the parsed route, and a signal that aborts when the client goes away. */
+export interface OciCall {
+  services: OciServices;
+  req: FastifyRequest;
+  reply: FastifyReply;
+  name: string;
+  reference: string;
+  query: URLSearchParams;
+  signal: AbortSignal;
+}
+
+/** `Range` header value for an upload of `offset` bytes (Distribution sends `0-0` for an empty upload). */
+export function uploadRange(offset: number): string {
+  return `0-${Math.max(0, offset - 1)}`;
+}

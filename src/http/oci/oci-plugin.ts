@@ -1,0 +1,126 @@
+/**
+ * The /v2/ surface: one catch-all route per method that matches the path against the
+ * route table, hands the call to the resource's handler, and renders every error through
+ * the OCI table. Bodies are never parsed by Fastify here: handlers stream `request.raw`.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { BerthError, isBerthError } from '../../core/errors.js';
+import { blob } from './blobs.js';
+import type { OciCall, OciServices } from './context.js';
+import { OCI_ERRORS, type OciCode } from './errors.js';
+import { catalog, referrers, tagsList } from './listings.js';
+import { manifest } from './manifests.js';
+import { matchRoute, type OciOperation } from './route-table.js';
+import { startUpload, uploadSession } from './uploads.js';
+
+const HANDLERS: Record<OciOperation, (call: OciCall) => Promise<void>> = {
+  version: async (call) => {
+    await call.reply.code(200).header('Content-Type', 'application/json').send('{}');
+  },
+  catalog,
+  'upload.start': startUpload,
+  'upload.session': uploadSession,
+  blob,
+  manifest,
+  'tags.list': tagsList,
+  referrers,
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The operation name, used as the metrics label. */
+    operation?: string;
+  }
+}
+
+export function ociPlugin(services: OciServices) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', (_req, _payload, done) => done(null));
+
+    app.setErrorHandler((err, req, reply) => renderError(err, req, reply));
+    app.setNotFoundHandler((req, reply) => renderError(new BerthError('UNSUPPORTED', 'no such endpoint'), req, reply, 404));
+
+    const handle = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+      reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+      const rawPath = (req.raw.url ?? '/').split('?')[0] ?? '/';
+      let path: string;
+      try {
+        path = decodeURIComponent(rawPath);
+      } catch {
+        throw new BerthError('INVALID_NAME', 'the request path is not valid percent-encoding');
+      }
+      const route = matchRoute(req.method, path);
+      if (!route) return renderError(new BerthError('UNSUPPORTED', `no such endpoint: ${req.method} ${rawPath.slice(0, 200)}`), req, reply, 404);
+      req.operation = `${route.operation}.${req.method.toLowerCase()}`;
+      if (!route.methodAllowed) {
+        return renderError(new BerthError('UNSUPPORTED', `${req.method} is not supported on this endpoint`), req, reply, 405);
+      }
+      const ac = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableFinished) ac.abort(new Error('client closed the connection'));
+      });
+      const query = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
+      await HANDLERS[route.operation]({ services, req, reply, name: route.name, reference: route.reference, query, signal: ac.signal });
+    };
+
+    for (const url of ['/v2', '/v2/', '/v2/*']) {
+      app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'], url, handler: handle, exposeHeadRoute: false });
+    }
+  };
+}
+
+/** Renders an error as `{"errors":[{code,message,detail}]}`. 5xx details are logged, never sent. */
+function renderError(err: unknown, req: FastifyRequest, reply: FastifyReply, statusOverride?: number): FastifyReply {
+  let code: OciCode;
+  let status: number;
+  let message: string;
+  let detail: unknown;
+  if (isBerthError(err)) {
+    ({ code, status } = OCI_ERRORS[err.code]);
+    message = err.message;
+    detail = err.detail;
+    if (status >= 500) {
+      req.log.error({ err }, 'request failed');
+      message = 'internal error; see the server log for this request id';
+      detail = undefined;
+    }
+  } else if (isClientAbort(err)) {
+    req.log.info({ err: String(err) }, 'client went away');
+    code = 'BLOB_UPLOAD_INVALID';
+    status = 400;
+    message = 'the request body ended early';
+  } else if (typeof (err as { statusCode?: unknown }).statusCode === 'number' && (err as { statusCode: number }).statusCode < 500) {
+    // Fastify's own client errors (malformed requests).
+    status = (err as { statusCode: number }).statusCode;
+    code = 'UNSUPPORTED';
+    message = (err as Error).message;
+  } else {
+    req.log.error({ err }, 'request failed');
+    code = 'UNKNOWN';
+    status = 500;
+    message = 'internal error; see the server log for this request id';
+  }
+  if (statusOverride !== undefined) status = statusOverride;
+  if (reply.sent || reply.raw.headersSent) return reply;
+  // Headers a handler set before failing (digest, length, range) describe the success, not the error.
+  for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+  if (isBerthError(err)) {
+    const d = err.detail as { offset?: number; size?: number } | undefined;
+    if (err.code === 'UPLOAD_OUT_OF_ORDER' && d?.offset !== undefined) reply.header('Range', `0-${Math.max(0, d.offset - 1)}`);
+    if (err.code === 'RANGE_NOT_SATISFIABLE' && d?.size !== undefined) reply.header('Content-Range', `bytes */${d.size}`);
+  }
+  reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+  const body = JSON.stringify({ errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] });
+  return reply.code(status).header('Content-Type', 'application/json').send(req.method === 'HEAD' ? undefined : body);
+}
+
+function isClientAbort(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return (
+    code === 'ECONNRESET' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'ABORT_ERR' ||
+    (err instanceof Error && (err.message === 'aborted' || err.message === 'client closed the connection'))
+  );
+}

@@ -1,0 +1,67 @@
+import { chunkOptions, contentLength, hasBody } from './request.js';
+import { uploadRange, type OciCall } from './context.js';
+
+function blobLocation(name: string, digest: string): string {
+  return `/v2/${name}/blobs/${digest}`;
+}
+
+function sessionHeaders(call: OciCall, id: string, offset: number): void {
+  call.reply
+    .header('Location', `/v2/${call.name}/blobs/uploads/${id}`)
+    .header('Range', uploadRange(offset))
+    .header('Docker-Upload-UUID', id)
+    .header('Content-Length', '0');
+}
+
+/** POST /v2/<name>/blobs/uploads/ : mount, monolithic upload, or a new session. */
+export async function startUpload(call: OciCall): Promise<void> {
+  const { services, name, query, req, reply } = call;
+  const mount = query.get('mount');
+  if (mount !== null) {
+    const from = query.get('from');
+    const mounted = await services.uploads.mount(name, mount, from ?? undefined);
+    if (mounted) {
+      reply.code(201).header('Location', blobLocation(name, mounted.digest)).header('Docker-Content-Digest', mounted.digest).header('Content-Length', '0');
+      return reply.send();
+    }
+  }
+  const digest = query.get('digest');
+  if (digest !== null) {
+    const len = contentLength(req);
+    const blob = await services.uploads.monolithic(name, digest, req.raw, { signal: call.signal, ...(len === undefined ? {} : { length: len }) });
+    reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
+    return reply.send();
+  }
+  const session = await services.uploads.start(name);
+  sessionHeaders(call, session.id, 0);
+  reply.header('OCI-Chunk-Min-Length', '0');
+  return reply.code(202).send();
+}
+
+/** GET, PATCH, PUT and DELETE of /v2/<name>/blobs/uploads/<id>. */
+export async function uploadSession(call: OciCall): Promise<void> {
+  const { services, name, reference: id, req, reply, query, signal } = call;
+  switch (req.method) {
+    case 'GET': {
+      const s = await services.uploads.status(name, id);
+      sessionHeaders(call, id, s.offset);
+      return reply.code(204).send();
+    }
+    case 'PATCH': {
+      const s = await services.uploads.append(name, id, req.raw, chunkOptions(req, signal));
+      sessionHeaders(call, id, s.offset);
+      return reply.code(202).send();
+    }
+    case 'PUT': {
+      const digest = query.get('digest') ?? '';
+      const body = hasBody(req) ? req.raw : null;
+      const blob = await services.uploads.complete(name, id, digest, body, chunkOptions(req, signal));
+      reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
+      return reply.send();
+    }
+    default: {
+      await services.uploads.cancel(name, id);
+      return reply.code(204).send();
+    }
+  }
+}

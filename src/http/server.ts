@@ -1,0 +1,81 @@
+/**
+ * The HTTP server: request ids, one JSON log line per request, /healthz, /metrics,
+ * and the API surfaces mounted as plugins.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { OciServices } from './oci/context.js';
+import { ociPlugin } from './oci/oci-plugin.js';
+
+export interface HttpDeps {
+  logger: Logger;
+  services: OciServices;
+  /** Checks the backends; throws when one is unreachable. */
+  health: () => Promise<void>;
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+export function buildHttpServer(deps: HttpDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    disableRequestLogging: true,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    keepAliveTimeout: 65_000,
+    requestTimeout: 0,
+    bodyLimit: 1024 * 1024,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  const metrics = new Registry();
+  collectDefaultMetrics({ register: metrics });
+  const requests = new Counter({
+    name: 'berth_http_requests_total',
+    help: 'HTTP requests by operation, method and status',
+    labelNames: ['operation', 'method', 'status'] as const,
+    registers: [metrics],
+  });
+  const duration = new Histogram({
+    name: 'berth_http_request_duration_seconds',
+    help: 'HTTP request duration by operation',
+    labelNames: ['operation', 'method'] as const,
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [metrics],
+  });
+
+  app.addHook('onSend', async (req, reply) => {
+    reply.header('X-Request-Id', req.id);
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const operation = req.operation ?? (req.routeOptions.url ?? 'unknown');
+    const seconds = reply.elapsedTime / 1000;
+    requests.inc({ operation, method: req.method, status: String(reply.statusCode) });
+    duration.observe({ operation, method: req.method }, seconds);
+    req.log.info(
+      { method: req.method, url: req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10, operation },
+      'request',
+    );
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.health();
+      return await reply.code(200).send({ status: 'ok' });
+    } catch (err) {
+      app.log.warn({ err }, 'health check failed');
+      return reply.code(503).send({ status: 'unavailable' });
+    }
+  });
+  app.get('/metrics', async (_req, reply) => {
+    return reply.code(200).header('Content-Type', metrics.contentType).send(await metrics.metrics());
+  });
+
+  void app.register(ociPlugin(deps.services));
+  return app;
+}

@@ -1,0 +1,182 @@
+/**
+ * Manifests, tags and referrers. A manifest PUT is one transaction that checks every
+ * referenced blob is linked to the repository and every child manifest is stored
+ * there, inserts the manifest with its references and moves the tag; so a manifest
+ * is never visible with missing content, and a failed PUT leaves nothing behind.
+ */
+import { BerthError } from '../../core/errors.js';
+import { digestOf, isDigestString, parseDigest } from '../../core/digest.js';
+import { parseManifest, type Descriptor } from '../../core/manifest.js';
+import { MediaType } from '../../core/media-types.js';
+import { validateRepositoryName, validateTag } from '../../core/names.js';
+import type { ManifestWithContent, RepositoryRow } from '../../metadata/types.js';
+import type { RegistryContext } from './context.js';
+
+export interface PutManifestResult {
+  digest: string;
+  subject?: string;
+}
+
+export interface StoredManifest {
+  digest: string;
+  mediaType: string;
+  size: number;
+  content: Buffer;
+}
+
+type Reference = { tag: string; digest?: never } | { digest: string; tag?: never };
+
+function parseReference(reference: string): Reference {
+  if (isDigestString(reference)) return { digest: parseDigest(reference).value };
+  return { tag: validateTag(reference) };
+}
+
+export class ManifestService {
+  private readonly pullsRecorded = new Map<string, number>();
+
+  get maxBytes(): number {
+    return this.ctx.settings.maxManifestBytes;
+  }
+
+  constructor(private readonly ctx: RegistryContext) {}
+
+  async put(repository: string, reference: string, body: Buffer, contentType: string): Promise<PutManifestResult> {
+    validateRepositoryName(repository);
+    const ref = parseReference(reference);
+    if (body.length > this.ctx.settings.maxManifestBytes) {
+      throw new BerthError('TOO_LARGE', `manifest is larger than ${this.ctx.settings.maxManifestBytes} bytes`);
+    }
+    const parsed = parseManifest(body, contentType);
+    const algorithm = ref.digest ? parseDigest(ref.digest).algorithm : 'sha256';
+    const digest = digestOf(body, algorithm);
+    if (ref.digest && ref.digest !== digest) {
+      throw new BerthError('DIGEST_MISMATCH', `manifest digest ${digest} does not match ${ref.digest}`);
+    }
+    const now = this.ctx.now();
+    await this.ctx.meta.tx(async (tx) => {
+      const repo = await tx.repositories.ensure(repository, now);
+      const linked = await tx.blobs.linkedAmong(repo.id, parsed.blobs.map((b) => b.digest));
+      const missingBlobs = parsed.blobs.filter((b) => !linked.has(b.digest));
+      if (missingBlobs.length > 0) {
+        throw new BerthError('MANIFEST_BLOB_MISSING', `manifest references blobs unknown to ${repository}: ${list(missingBlobs)}`, {
+          detail: { digests: missingBlobs.map((b) => b.digest) },
+        });
+      }
+      const present = await tx.manifests.presentAmong(repo.id, parsed.manifests.map((m) => m.digest));
+      const missingManifests = parsed.manifests.filter((m) => !present.has(m.digest));
+      if (missingManifests.length > 0) {
+        throw new BerthError('MANIFEST_CHILD_MISSING', `index references manifests unknown to ${repository}: ${list(missingManifests)}`, {
+          detail: { digests: missingManifests.map((m) => m.digest) },
+        });
+      }
+      await tx.manifests.put(
+        {
+          repositoryId: repo.id,
+          digest,
+          mediaType: parsed.mediaType,
+          size: body.length,
+          artifactType: parsed.artifactType ?? null,
+          subjectDigest: parsed.subject?.digest ?? null,
+          annotations: parsed.annotations ?? null,
+          pushedAt: now,
+          lastPulledAt: null,
+        },
+        body,
+        [
+          ...parsed.blobs.map((b) => ({ digest: b.digest, kind: 'blob' as const })),
+          ...parsed.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const })),
+        ],
+      );
+      if (ref.tag) await tx.tags.set(repo.id, ref.tag, digest, now);
+    });
+    return parsed.subject ? { digest, subject: parsed.subject.digest } : { digest };
+  }
+
+  /** A manifest by tag or digest. `pull` records the pull time (GET, not HEAD). */
+  async get(repository: string, reference: string, o: { pull?: boolean } = {}): Promise<StoredManifest> {
+    const repo = await this.repository(repository);
+    const ref = parseReference(reference);
+    const m = ref.tag !== undefined ? await this.ctx.meta.tags.resolve(repo.id, ref.tag) : await this.ctx.meta.manifests.get(repo.id, ref.digest);
+    if (!m) throw new BerthError('MANIFEST_NOT_FOUND', `manifest ${reference} is unknown to repository ${repository}`);
+    if (o.pull) this.recordPull(m);
+    return { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content };
+  }
+
+  /** Deletes a manifest by digest (with its tags), or only a tag. */
+  async delete(repository: string, reference: string): Promise<void> {
+    const repo = await this.repository(repository);
+    const ref = parseReference(reference);
+    if (ref.tag !== undefined) {
+      if (!(await this.ctx.meta.tags.delete(repo.id, ref.tag))) {
+        throw new BerthError('MANIFEST_NOT_FOUND', `tag ${ref.tag} is unknown to repository ${repository}`);
+      }
+      return;
+    }
+    const digest = ref.digest;
+    await this.ctx.meta.tx(async (tx) => {
+      const parents = await tx.manifests.parentsOf(repo.id, digest);
+      if (parents.length > 0) {
+        throw new BerthError('MANIFEST_REFERENCED', `manifest ${digest} is referenced by index ${parents.join(', ')}; delete the index first`, {
+          detail: { parents },
+        });
+      }
+      if (!(await tx.manifests.delete(repo.id, digest))) {
+        throw new BerthError('MANIFEST_NOT_FOUND', `manifest ${digest} is unknown to repository ${repository}`);
+      }
+    });
+  }
+
+  async tags(repository: string, page: { n?: number; last?: string }): Promise<{ tags: string[]; more: boolean }> {
+    const repo = await this.repository(repository);
+    const limit = Math.min(page.n ?? this.ctx.settings.maxPageSize, this.ctx.settings.maxPageSize);
+    if (limit <= 0) return { tags: [], more: false };
+    const rows = await this.ctx.meta.tags.list(repo.id, { limit: limit + 1, ...(page.last !== undefined ? { last: page.last } : {}) });
+    return { tags: rows.slice(0, limit), more: rows.length > limit };
+  }
+
+  /** The referrers index of `digest`, optionally filtered by artifact type. */
+  async referrers(repository: string, digest: string, artifactType?: string): Promise<{ index: object; filtered: boolean }> {
+    const repo = await this.repository(repository);
+    parseDigest(digest);
+    const rows = await this.ctx.meta.manifests.referrers(repo.id, digest, artifactType);
+    const manifests: Descriptor[] = rows.map((r) => ({
+      mediaType: r.mediaType,
+      digest: r.digest,
+      size: r.size,
+      ...(r.artifactType ? { artifactType: r.artifactType } : {}),
+      ...(r.annotations ? { annotations: r.annotations } : {}),
+    }));
+    return { index: { schemaVersion: 2, mediaType: MediaType.OciIndex, manifests }, filtered: artifactType !== undefined };
+  }
+
+  async catalog(page: { n?: number; last?: string }): Promise<{ repositories: string[]; more: boolean }> {
+    const limit = Math.min(page.n ?? this.ctx.settings.maxPageSize, this.ctx.settings.maxPageSize);
+    if (limit <= 0) return { repositories: [], more: false };
+    const rows = await this.ctx.meta.repositories.list({ limit: limit + 1, ...(page.last !== undefined ? { last: page.last } : {}) });
+    return { repositories: rows.slice(0, limit), more: rows.length > limit };
+  }
+
+  private recordPull(m: ManifestWithContent): void {
+    const key = `${m.repositoryId} ${m.digest}`;
+    const now = this.ctx.now();
+    const last = this.pullsRecorded.get(key) ?? m.lastPulledAt ?? 0;
+    if (now - last < this.ctx.settings.pullRecordIntervalMs) return;
+    this.pullsRecorded.set(key, now);
+    if (this.pullsRecorded.size > 100_000) this.pullsRecorded.clear();
+    this.ctx.meta.manifests.recordPull(m.repositoryId, m.digest, now).catch((err: unknown) => {
+      this.ctx.log.warn({ err, digest: m.digest }, 'could not record a pull');
+    });
+  }
+
+  private async repository(name: string): Promise<RepositoryRow> {
+    validateRepositoryName(name);
+    const repo = await this.ctx.meta.repositories.get(name);
+    if (!repo) throw new BerthError('REPOSITORY_NOT_FOUND', `repository ${name} is not known`);
+    return repo;
+  }
+}
+
+function list(ds: Descriptor[]): string {
+  const shown = ds.slice(0, 5).map((d) => d.digest).join(', ');
+  return ds.length > 5 ? `${shown} and ${ds.length - 5} more` : shown;
+}

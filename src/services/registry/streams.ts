@@ -1,0 +1,42 @@
+import type { Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { BerthError } from '../../core/errors.js';
+
+export interface Metered {
+  stream: Readable;
+  /** Bytes that have flowed through so far. */
+  bytes(): number;
+}
+
+/**
+ * Passes a body through, counting bytes and feeding an optional hash. With `limit`,
+ * a body that runs past it fails with UPLOAD_INVALID instead of being stored.
+ */
+export function meter(body: AsyncIterable<unknown>, hash: Hash | null, limit?: number): Metered {
+  let count = 0;
+  async function* gen(): AsyncGenerator<Buffer> {
+    for await (const chunk of body) {
+      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      count += buf.length;
+      if (limit !== undefined && count > limit) {
+        throw new BerthError('UPLOAD_INVALID', `body is longer than the ${limit} bytes declared`);
+      }
+      hash?.update(buf);
+      yield buf;
+    }
+  }
+  return { stream: Readable.from(gen(), { objectMode: false }), bytes: () => count };
+}
+
+/** Reads a whole (small) body into memory, refusing more than `max` bytes. */
+export async function readSmallBody(body: AsyncIterable<unknown>, max: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for await (const chunk of body) {
+    const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+    total += buf.length;
+    if (total > max) throw new BerthError('TOO_LARGE', `manifest is larger than ${max} bytes`);
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}

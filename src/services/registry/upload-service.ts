@@ -1,0 +1,269 @@
+/**
+ * Blob uploads: monolithic, POST+PUT, chunked (PATCH), cross-repository mount.
+ *
+ * Commit order (the integrity rule "a blob is visible only after its bytes are stored
+ * and verified"): append the bytes → commit the object durably at a fresh key →
+ * verify digest and size → one transaction inserts the blob row (or finds the digest
+ * already stored), links it to the repository and deletes the session. Until that
+ * transaction commits no repository can see the blob; a crash before it leaves an
+ * object with no row, which garbage collection removes.
+ *
+ * Hashing happens in-stream with node:crypto. Node cannot serialize a hash state, so
+ * the in-process state is only used when it covers every byte of the session; when the
+ * upload was resumed on another node or after a restart, the digest is computed by
+ * reading the committed object back (CNCF Distribution's fallback as well).
+ */
+import { randomUUID, type Hash } from 'node:crypto';
+import { BerthError } from '../../core/errors.js';
+import { hasher, parseDigest, type Digest } from '../../core/digest.js';
+import { validateRepositoryName } from '../../core/names.js';
+import type { ByteRange } from '../../core/range.js';
+import type { UploadRow } from '../../metadata/types.js';
+import type { RegistryContext } from './context.js';
+import { KeyedMutex } from './keyed-mutex.js';
+import { meter } from './streams.js';
+
+export interface UploadStatus {
+  id: string;
+  repository: string;
+  /** Bytes received so far. */
+  offset: number;
+}
+
+export interface CommittedBlob {
+  digest: string;
+  size: number;
+}
+
+export interface ChunkOptions {
+  /** The chunk's `Content-Range`, when the client sent one. */
+  range?: ByteRange;
+  /** The chunk's `Content-Length`, when known. */
+  length?: number;
+  signal?: AbortSignal;
+}
+
+interface HashState {
+  hash: Hash;
+  offset: number;
+}
+
+const storageKeyFor = (id: string): string => `blobs/${id.slice(0, 2)}/${id}`;
+
+export class UploadService {
+  private readonly hashes = new Map<string, HashState>();
+  private readonly locks = new KeyedMutex();
+
+  constructor(private readonly ctx: RegistryContext) {}
+
+  /** Opens an upload session in the repository (creating the repository on first push). */
+  async start(repository: string): Promise<UploadStatus> {
+    validateRepositoryName(repository);
+    const now = this.ctx.now();
+    const repo = await this.ctx.meta.repositories.ensure(repository, now);
+    const id = randomUUID();
+    await this.ctx.meta.uploads.create({ id, repositoryId: repo.id, storageKey: storageKeyFor(id), offset: 0, createdAt: now, updatedAt: now });
+    this.hashes.set(id, { hash: hasher('sha256'), offset: 0 });
+    return { id, repository, offset: 0 };
+  }
+
+  async status(repository: string, id: string): Promise<UploadStatus> {
+    const row = await this.session(repository, id);
+    return { id, repository, offset: row.offset };
+  }
+
+  /** Appends one chunk (PATCH). Chunks must arrive in order: a range that does not start at the offset is refused. */
+  async append(repository: string, id: string, body: AsyncIterable<unknown>, o: ChunkOptions = {}): Promise<UploadStatus> {
+    return this.locks.run(id, async () => {
+      const row = await this.session(repository, id);
+      const offset = await this.appendLocked(row, body, o);
+      return { id, repository, offset };
+    });
+  }
+
+  /** Finishes the session (PUT ?digest=), with an optional last chunk. */
+  async complete(repository: string, id: string, digest: string, body: AsyncIterable<unknown> | null, o: ChunkOptions = {}): Promise<CommittedBlob> {
+    const expected = parseDigest(digest);
+    return this.locks.run(id, async () => {
+      const row = await this.session(repository, id);
+      const size = body ? await this.appendLocked(row, body, o) : row.offset;
+      const state = this.hashes.get(id);
+      const writer = await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) });
+      if (writer.size !== size) throw inconsistent(id);
+      await writer.commit(signalOpt(o.signal));
+      const inStream = state && state.offset === size && expected.algorithm === 'sha256' ? state.hash : null;
+      return this.publish(row.repositoryId, row.storageKey, expected, size, inStream, id);
+    });
+  }
+
+  /** Cancels the session and discards its bytes (DELETE). */
+  async cancel(repository: string, id: string): Promise<void> {
+    await this.locks.run(id, async () => {
+      const row = await this.session(repository, id);
+      await this.discard(row);
+    });
+  }
+
+  /** Single-request upload (POST ?digest=): stream, verify, publish. No session row is needed. */
+  async monolithic(repository: string, digest: string, body: AsyncIterable<unknown>, o: ChunkOptions = {}): Promise<CommittedBlob> {
+    validateRepositoryName(repository);
+    const expected = parseDigest(digest);
+    const repo = await this.ctx.meta.repositories.ensure(repository, this.ctx.now());
+    const key = storageKeyFor(randomUUID());
+    const hash = hasher(expected.algorithm);
+    const writer = await this.ctx.blobs.writer(key, signalOpt(o.signal));
+    try {
+      const metered = meter(body, hash, o.length);
+      await writer.append(metered.stream, signalOpt(o.signal));
+      if (o.length !== undefined && metered.bytes() !== o.length) throw truncated(metered.bytes(), o.length);
+      await writer.commit(signalOpt(o.signal));
+      return await this.publish(repo.id, key, expected, metered.bytes(), hash, null);
+    } catch (err) {
+      await writer.cancel().catch(() => undefined);
+      await this.ctx.blobs.delete(key).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /**
+   * Links an existing blob into `repository` (cross-repository mount). With `from`, the blob
+   * must be linked there; without it, any stored blob is reachable (access control narrows
+   * this to repositories the caller may read). Returns null when nothing can be mounted.
+   */
+  async mount(repository: string, digest: string, from: string | undefined): Promise<CommittedBlob | null> {
+    validateRepositoryName(repository);
+    parseDigest(digest);
+    let blob;
+    if (from !== undefined) {
+      validateRepositoryName(from);
+      const source = await this.ctx.meta.repositories.get(from);
+      blob = source ? await this.ctx.meta.blobs.getLinked(source.id, digest) : null;
+    } else {
+      blob = await this.ctx.meta.blobs.get(digest);
+    }
+    if (!blob) return null;
+    const now = this.ctx.now();
+    const linked = await this.ctx.meta.tx(async (tx) => {
+      const repo = await tx.repositories.ensure(repository, now);
+      if (!(await tx.blobs.get(digest))) return false;
+      await tx.blobs.link(repo.id, digest, now);
+      return true;
+    });
+    return linked ? { digest, size: blob.size } : null;
+  }
+
+  /** Removes sessions idle for longer than the configured time, with their bytes. Returns how many. */
+  async purgeStale(): Promise<number> {
+    const before = this.ctx.now() - this.ctx.settings.uploadPurgeAfterMs;
+    let purged = 0;
+    for (;;) {
+      const stale = await this.ctx.meta.uploads.listStale(before, 100);
+      for (const row of stale) {
+        await this.locks.run(row.id, () => this.discard(row));
+        purged++;
+      }
+      if (stale.length < 100) return purged;
+    }
+  }
+
+  private async session(repository: string, id: string): Promise<UploadRow> {
+    validateRepositoryName(repository);
+    const unknown = new BerthError('UPLOAD_NOT_FOUND', `upload ${id.slice(0, 100)} is unknown to this repository`);
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw unknown;
+    const [row, repo] = await Promise.all([this.ctx.meta.uploads.get(id), this.ctx.meta.repositories.get(repository)]);
+    if (!row || !repo || row.repositoryId !== repo.id) throw unknown;
+    return row;
+  }
+
+  private async appendLocked(row: UploadRow, body: AsyncIterable<unknown>, o: ChunkOptions): Promise<number> {
+    if (o.range) {
+      if (o.range.start !== row.offset) {
+        throw new BerthError('UPLOAD_OUT_OF_ORDER', `chunk starts at ${o.range.start} but the upload is at ${row.offset}`, {
+          detail: { offset: row.offset },
+        });
+      }
+      const rangeLength = o.range.end - o.range.start + 1;
+      if (o.length !== undefined && o.length !== rangeLength) {
+        throw new BerthError('UPLOAD_INVALID', `Content-Range covers ${rangeLength} bytes but Content-Length is ${o.length}`);
+      }
+    }
+    const declared = o.length ?? (o.range ? o.range.end - o.range.start + 1 : undefined);
+    const writer = await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) });
+    if (writer.size !== row.offset) throw inconsistent(row.id);
+    const state = this.hashes.get(row.id);
+    const hash = state && state.offset === row.offset ? state.hash : null;
+    if (!hash) this.hashes.delete(row.id);
+    const metered = meter(body, hash, declared);
+    let appended: number;
+    try {
+      appended = await writer.append(metered.stream, signalOpt(o.signal));
+    } catch (err) {
+      // The hash has absorbed bytes that were not stored: it no longer matches the data.
+      this.hashes.delete(row.id);
+      throw err;
+    }
+    if (declared !== undefined && appended !== declared) {
+      this.hashes.delete(row.id);
+      throw truncated(appended, declared);
+    }
+    const offset = row.offset + appended;
+    if (!(await this.ctx.meta.uploads.advance(row.id, row.offset, offset, this.ctx.now()))) {
+      this.hashes.delete(row.id);
+      throw new BerthError('UPLOAD_INVALID', `upload ${row.id} was changed concurrently; check its status and resume`);
+    }
+    if (hash) this.hashes.set(row.id, { hash, offset });
+    return offset;
+  }
+
+  /** Verifies the committed object and makes it visible, or removes it. */
+  private async publish(
+    repositoryId: number,
+    key: string,
+    expected: Digest,
+    size: number,
+    hash: Hash | null,
+    uploadId: string | null,
+  ): Promise<CommittedBlob> {
+    const actual = hash ? `${expected.algorithm}:${hash.digest('hex')}` : await this.digestStored(key, expected);
+    if (uploadId) this.hashes.delete(uploadId);
+    if (actual !== expected.value) {
+      await this.ctx.blobs.delete(key);
+      if (uploadId) await this.ctx.meta.uploads.delete(uploadId);
+      throw new BerthError('DIGEST_MISMATCH', `content digest ${actual} does not match ${expected.value}`, { detail: { expected: expected.value, actual } });
+    }
+    const now = this.ctx.now();
+    const stored = await this.ctx.meta.tx(async (tx) => {
+      const result = await tx.blobs.insert({ digest: expected.value, size, storageKey: key, createdAt: now });
+      await tx.blobs.link(repositoryId, expected.value, now);
+      if (uploadId) await tx.uploads.delete(uploadId);
+      return result;
+    });
+    // The same content was already stored under another key: keep that one.
+    if (!stored.inserted && stored.row.storageKey !== key) await this.ctx.blobs.delete(key);
+    return { digest: expected.value, size };
+  }
+
+  private async digestStored(key: string, expected: Digest): Promise<string> {
+    const hash = hasher(expected.algorithm);
+    for await (const chunk of await this.ctx.blobs.read(key)) hash.update(chunk as Buffer);
+    return `${expected.algorithm}:${hash.digest('hex')}`;
+  }
+
+  private async discard(row: UploadRow): Promise<void> {
+    this.hashes.delete(row.id);
+    await this.ctx.blobs.delete(row.storageKey);
+    await this.ctx.meta.uploads.delete(row.id);
+  }
+}
+
+function signalOpt(signal: AbortSignal | undefined): { signal?: AbortSignal } {
+  return signal ? { signal } : {};
+}
+
+function inconsistent(id: string): BerthError {
+  return new BerthError('UPLOAD_INVALID', `upload ${id} has inconsistent stored state; cancel it and start again`);
+}
+
+function truncated(got: number, declared: number): BerthError {
+  return new BerthError('UPLOAD_INVALID', `received ${got} bytes but ${declared} were declared`);
+}
