@@ -54,13 +54,13 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   return new FsBlobStore(root);
 }
 
-export async function buildApp(config: Config, logger: Logger): Promise<App> {
+export async function buildApp(config: Config, logger: Logger, o: { now?: () => number } = {}): Promise<App> {
   const meta = await openMetadataStore(config);
   const blobs = await openBlobStore(config);
   const ctx: RegistryContext = {
     meta,
     blobs,
-    now: () => Date.now(),
+    now: o.now ?? (() => Date.now()),
     log: logger,
     settings: {
       uploadPurgeAfterMs: config.uploads.purgeAfterSeconds * 1000,

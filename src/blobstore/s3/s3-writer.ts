@@ -302,25 +302,36 @@ export class S3BlobWriter implements BlobWriter {
         const here = pos;
         pos += t.size;
         const key = this.ctx.layout.tailObject(this.key, t.name);
-        return readObjectInto(this.ctx.client, this.ctx.bucket, key, t.size, target, here, signal);
+        return readObjectInto(this.ctx.client, this.ctx.bucket, key, t.size, target, here, signal).catch((err: unknown) => {
+          throw isNoSuchKey(err) ? this.supersededError(err) : err;
+        });
       }),
     );
+  }
+
+  /** For a writer whose state was removed under it (its tail objects or upload are gone, or state.json changed). */
+  private supersededError(cause: unknown): Error {
+    return new Error(`s3: the upload of "${this.key}" was discarded or taken over by another writer`, { cause });
   }
 
   private async uploadPart(n: number, body: Buffer, signal: AbortSignal | undefined): Promise<PartRecord> {
     if (n > MAX_PARTS) throw new Error(`s3: "${this.key}" needs more than ${MAX_PARTS} parts; raise partSize`);
     const uploadId = await this.ensureUpload(signal);
-    const res = await this.ctx.client.send(
-      new UploadPartCommand({
-        Bucket: this.ctx.bucket,
-        Key: this.ctx.layout.object(this.key),
-        UploadId: uploadId,
-        PartNumber: n,
-        Body: body,
-        ContentLength: body.length,
-      }),
-      sendOpts(signal),
-    );
+    const res = await this.ctx.client
+      .send(
+        new UploadPartCommand({
+          Bucket: this.ctx.bucket,
+          Key: this.ctx.layout.object(this.key),
+          UploadId: uploadId,
+          PartNumber: n,
+          Body: body,
+          ContentLength: body.length,
+        }),
+        sendOpts(signal),
+      )
+      .catch((err: unknown) => {
+        throw isNoSuchUpload(err) ? this.supersededError(err) : err;
+      });
     if (!res.ETag) throw new Error(`s3: UploadPart ${n} of "${this.key}" returned no ETag`);
     return { n, etag: res.ETag, size: body.length };
   }
@@ -372,9 +383,7 @@ export class S3BlobWriter implements BlobWriter {
         .send(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: at }), sendOpts(signal))
         .then(async (r) => ({ text: Buffer.concat((await bodyStream(r.Body).toArray()).map(toBuffer)).toString(), etag: r.ETag }))
         .catch(() => undefined);
-      if (now?.text !== body) {
-        throw new Error(`s3: the upload of "${this.key}" was discarded or taken over by another writer`, { cause: err });
-      }
+      if (now?.text !== body) throw this.supersededError(err);
       etag = now.etag;
     }
     if (!etag) throw new Error(`s3: PutObject of ${at} returned no ETag`);

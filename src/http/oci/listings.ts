@@ -33,5 +33,5 @@ export async function referrers(call: OciCall): Promise<void> {
   const artifactType = query.get('artifactType') ?? undefined;
   const result = await services.manifests.referrers(name, reference, artifactType);
   if (result.filtered) reply.header('OCI-Filters-Applied', 'artifactType');
-  return reply.code(200).header('Content-Type', 'application/vnd.oci.image.index.v1+json').send(JSON.stringify(result.index));
+  return reply.code(200).header('Content-Type', 'application/vnd.oci.image.index.v1+json').send(Buffer.from(JSON.stringify(result.index)));
 }
