@@ -93,7 +93,6 @@ export class S3BlobStore implements BlobStore {
       bucket: options.bucket,
       layout: new KeyLayout(options.prefix ?? ''),
       partSize,
-      driver: this.driver,
     };
   }
 

@@ -166,6 +166,18 @@ export async function* chunksOf(body: Readable, signal: AbortSignal | undefined)
   }
 }
 
+/** A small object as text, with its ETag. */
+export async function getText(
+  client: S3Client,
+  bucket: string,
+  key: string,
+  signal: AbortSignal | undefined,
+): Promise<{ text: string; etag: string | undefined }> {
+  const res = await client.send(new GetObjectCommand({ Bucket: bucket, Key: key }), sendOpts(signal));
+  const chunks = (await bodyStream(res.Body).toArray()).map(toBuffer);
+  return { text: Buffer.concat(chunks).toString('utf8'), etag: res.ETag };
+}
+
 /** Reads the whole object `key`, which must hold exactly `size` bytes, into `target` at `at`. */
 export async function readObjectInto(
   client: S3Client,

@@ -13,7 +13,6 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectCommand,
-  GetObjectCommand,
   HeadObjectCommand,
   PutObjectCommand,
   UploadPartCommand,
@@ -23,10 +22,10 @@ import type { BlobWriter, CallOpts, ObjectInfo } from '../types.js';
 import {
   MAX_PARTS,
   bareETag,
-  bodyStream,
   chunksOf,
   copySource,
   deleteKeys,
+  getText,
   isNoSuchKey,
   isNoSuchUpload,
   isPreconditionFailed,
@@ -34,7 +33,6 @@ import {
   listUploads,
   readObjectInto,
   sendOpts,
-  toBuffer,
   type KeyLayout,
 } from './s3-support.js';
 
@@ -44,7 +42,6 @@ export interface S3Context {
   readonly bucket: string;
   readonly layout: KeyLayout;
   readonly partSize: number;
-  readonly driver: string;
 }
 
 export interface PartRecord {
@@ -94,9 +91,8 @@ export async function loadState(
 ): Promise<{ state: WriterState; etag: string | undefined }> {
   const at = ctx.layout.stateObject(key);
   try {
-    const res = await ctx.client.send(new GetObjectCommand({ Bucket: ctx.bucket, Key: at }), sendOpts(signal));
-    const text = Buffer.concat((await bodyStream(res.Body).toArray()).map(toBuffer)).toString('utf8');
-    return { state: parseState(text, at), etag: res.ETag };
+    const { text, etag } = await getText(ctx.client, ctx.bucket, at, signal);
+    return { state: parseState(text, at), etag };
   } catch (err) {
     if (isNoSuchKey(err)) return { state: emptyState(), etag: undefined };
     throw err;
@@ -379,10 +375,7 @@ export class S3BlobWriter implements BlobWriter {
     } catch (err) {
       if (!isPreconditionFailed(err)) throw err;
       // A retried PUT whose first attempt landed also fails the condition: accept our own write.
-      const now = await this.ctx.client
-        .send(new GetObjectCommand({ Bucket: this.ctx.bucket, Key: at }), sendOpts(signal))
-        .then(async (r) => ({ text: Buffer.concat((await bodyStream(r.Body).toArray()).map(toBuffer)).toString(), etag: r.ETag }))
-        .catch(() => undefined);
+      const now = await getText(this.ctx.client, this.ctx.bucket, at, signal).catch(() => undefined);
       if (now?.text !== body) throw this.supersededError(err);
       etag = now.etag;
     }
