@@ -2,9 +2,18 @@ import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Cleanup, makeTempDir, skipUnless } from '../support/clients.js';
-import { MT_DOCKER_MANIFEST, MT_OCI_MANIFEST, readDirTransport, readTar, sha256 } from '../support/oci-layout.js';
+import { afterAll, expect, it } from 'vitest';
+import { Cleanup, makeTempDir, setupSuite, skipUnless } from '../support/clients.js';
+import {
+  MT_DOCKER_LIST,
+  MT_DOCKER_MANIFEST,
+  MT_OCI_INDEX,
+  MT_OCI_MANIFEST,
+  readDirTransport,
+  readTar,
+  sha256,
+  type IndexManifestJson,
+} from '../support/oci-layout.js';
 import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { Buildah, Skopeo } from '../support/tools.js';
 
@@ -18,11 +27,12 @@ skipUnless('buildah', 'skopeo')('buildah builds from scratch and pushes to a rea
   const localImage = 'localhost/berth-e2e/buildah-hello:latest';
   let repo: string;
 
-  beforeAll(async () => {
+  setupSuite(async () => {
     tmp = cleanup.dir(await makeTempDir('buildah'));
     server = await startBerth();
     cleanup.add(() => server.stop());
     buildah = await Buildah.create(tmp);
+    cleanup.add(() => buildah.dispose());
     skopeo = await Skopeo.create(tmp);
     repo = `${server.host}/e2e/buildah/hello`;
 
@@ -100,6 +110,7 @@ skipUnless('buildah', 'skopeo')('buildah builds from scratch and pushes to a rea
 
   it('buildah pulls the pushed image into fresh storage and the file is in its root filesystem', async () => {
     const fresh = await Buildah.create(join(tmp, 'fresh'));
+    cleanup.add(() => fresh.dispose());
     const ctr = (
       await fresh.runOk(['from', '--signature-policy', fresh.signaturePolicy, '--tls-verify=false', '--pull=always', '--retry', '0', `docker://${repo}:oci`])
     ).stdout
@@ -114,5 +125,71 @@ skipUnless('buildah', 'skopeo')('buildah builds from scratch and pushes to a rea
       await fresh.run(['umount', ctr]);
       await fresh.run(['rm', ctr]);
     }
+  });
+
+  it.each([
+    ['oci', MT_OCI_INDEX, MT_OCI_MANIFEST],
+    ['v2s2', MT_DOCKER_LIST, MT_DOCKER_MANIFEST],
+  ] as const)('buildah manifest push --all of a two-platform list (%s)', async (format, listType, imageType) => {
+    // a second image, for arm64, with its own file
+    const armContent = `arm64 flavour ${randomUUID()}\n`;
+    const armImage = `localhost/berth-e2e/buildah-hello-arm64-${format}:latest`;
+    const ctr = (await buildah.runOk(['from', '--signature-policy', buildah.signaturePolicy, 'scratch'])).stdout.trim();
+    try {
+      const f = join(tmp, `arm-${format}.txt`);
+      await writeFile(f, armContent);
+      await buildah.runOk(['add', ctr, f, '/data/hello.txt']);
+      await buildah.runOk(['config', '--arch', 'arm64', '--os', 'linux', ctr]);
+      await buildah.runOk(['commit', '--signature-policy', buildah.signaturePolicy, ctr, armImage]);
+    } finally {
+      await buildah.run(['rm', ctr]);
+    }
+    const list = `localhost/berth-e2e/buildah-list-${format}`;
+    await buildah.runOk(['manifest', 'create', list]);
+    await buildah.runOk(['manifest', 'add', list, `containers-storage:${localImage}`]);
+    await buildah.runOk(['manifest', 'add', list, `containers-storage:${armImage}`]);
+
+    const tag = `list-${format}`;
+    const digestFile = join(tmp, `digest-${tag}`);
+    await buildah.runOk([
+      'manifest',
+      'push',
+      '--signature-policy',
+      buildah.signaturePolicy,
+      '--tls-verify=false',
+      '--all',
+      '--format',
+      format,
+      '--digestfile',
+      digestFile,
+      list,
+      `docker://${repo}:${tag}`,
+    ]);
+    const digest = (await readFile(digestFile, 'utf8')).trim();
+
+    const raw = await skopeo.inspectRaw(`docker://${repo}:${tag}`);
+    expect(sha256(raw)).toBe(digest);
+    const served = JSON.parse(raw) as IndexManifestJson;
+    expect(served.mediaType).toBe(listType);
+    expect(served.manifests.map((m) => m.platform?.architecture).sort()).toEqual(['amd64', 'arm64']);
+
+    // every image of the list is there, with the right file in it
+    const expected: Record<string, string> = { amd64: content, arm64: armContent };
+    for (const m of served.manifests) {
+      expect(m.mediaType).toBe(imageType);
+      const arch = m.platform?.architecture ?? '?';
+      const out = join(tmp, `pulled-${tag}-${arch}`);
+      await skopeo.copy(`docker://${repo}@${m.digest}`, `dir:${out}`);
+      const pulled = await readDirTransport(out);
+      expect(pulled.manifestDigest).toBe(m.digest);
+      let found: string | undefined;
+      for (const layer of pulled.manifest.layers) found ??= (await readTar(await pulled.blob(layer.digest))).get('data/hello.txt')?.toString('utf8');
+      expect(found).toBe(expected[arch]);
+    }
+
+    // and the whole list copies back out with skopeo --all, unchanged (dir: keeps Docker lists as they are)
+    const outAll = join(tmp, `all-${tag}`);
+    await skopeo.copy(`docker://${repo}:${tag}`, `dir:${outAll}`, ['--all', '--preserve-digests']);
+    expect((await readDirTransport(outAll)).manifestDigest).toBe(digest);
   });
 });

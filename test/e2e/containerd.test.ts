@@ -1,6 +1,6 @@
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Cleanup, makeTempDir, skipUnlessWith } from '../support/clients.js';
+import { afterAll, expect, it } from 'vitest';
+import { Cleanup, makeTempDir, setupSuite, skipUnlessWith } from '../support/clients.js';
 import {
   readBlob,
   readLayoutRef,
@@ -23,7 +23,7 @@ skipUnlessWith(['containerd', 'ctr', 'skopeo'], { root: true })('containerd (ctr
   let image: WrittenImage;
   let repo: string;
 
-  beforeAll(async () => {
+  setupSuite(async () => {
     tmp = cleanup.dir(await makeTempDir('ctr'));
     server = await startBerth();
     cleanup.add(() => server.stop());

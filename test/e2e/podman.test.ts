@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Cleanup, makeTempDir, skipUnless } from '../support/clients.js';
-import { writeImageLayout, writeIndexLayout, type WrittenImage, type WrittenIndex } from '../support/oci-layout.js';
+import { afterAll, expect, it } from 'vitest';
+import { Cleanup, makeTempDir, setupSuite, skipUnless } from '../support/clients.js';
+import { sha256, writeImageLayout, writeIndexLayout, type ManifestJson, type WrittenImage, type WrittenIndex } from '../support/oci-layout.js';
 import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { hostPlatform, Podman, Skopeo } from '../support/tools.js';
 
@@ -25,11 +26,12 @@ skipUnless('podman', 'skopeo')('podman pulls from a real registry process', () =
   let image: WrittenImage;
   let repo: string;
 
-  beforeAll(async () => {
+  setupSuite(async () => {
     tmp = cleanup.dir(await makeTempDir('podman'));
     server = await startBerth();
     cleanup.add(() => server.stop());
     podman = await Podman.create(tmp);
+    cleanup.add(() => podman.dispose());
     skopeo = await Skopeo.create(tmp);
     repo = `${server.host}/e2e/podman/app`;
     image = await writeImageLayout(join(tmp, 'src'), {
@@ -116,5 +118,57 @@ skipUnless('podman', 'skopeo')('podman pulls from a real registry process', () =
     const config = await skopeo.inspectConfig(`docker://${target}:copy`);
     expect(config.rootfs.diff_ids).toEqual(image.layers.map((l) => l.diffId));
     expect(info.Layers).toHaveLength(image.layers.length);
+  });
+
+  it('podman build (FROM scratch, COPY) and push with zstd layers; a fresh podman pulls it and finds the file', async () => {
+    // a locally built image has no gzip'd variant to reuse, so the push really compresses with zstd
+    const builder = await Podman.create(join(tmp, 'builder'));
+    cleanup.add(() => builder.dispose());
+    const ctx = join(tmp, 'zstd-ctx');
+    await mkdir(ctx, { recursive: true });
+    const text = `zstd layer ${randomUUID()}\n`;
+    await writeFile(join(ctx, 'note.txt'), text);
+    await writeFile(join(ctx, 'Containerfile'), 'FROM scratch\nCOPY note.txt /data/note.txt\n');
+    await builder.runOk(['build', '--signature-policy', builder.signaturePolicy, '-t', 'localhost/berth-e2e/zstd:latest', ctx]);
+    const target = `${server.host}/e2e/podman/zstd`;
+    const digestFile = join(tmp, 'zstd-digest');
+    await builder.runOk([
+      'push',
+      '--signature-policy',
+      builder.signaturePolicy,
+      '--tls-verify=false',
+      '--format',
+      'oci',
+      '--compression-format',
+      'zstd',
+      '--digestfile',
+      digestFile,
+      'localhost/berth-e2e/zstd:latest',
+      `docker://${target}:v1`,
+    ]);
+    const digest = (await readFile(digestFile, 'utf8')).trim();
+    const raw = await skopeo.inspectRaw(`docker://${target}:v1`);
+    expect(sha256(raw)).toBe(digest);
+    const manifest = JSON.parse(raw) as ManifestJson;
+    expect(manifest.layers.map((l) => l.mediaType)).toEqual(['application/vnd.oci.image.layer.v1.tar+zstd']);
+    // zstd frames start with 28 b5 2f fd: the registry kept the bytes as pushed
+    const first = manifest.layers[0];
+    if (!first) throw new Error('no layers');
+    const blob = Buffer.from(await (await fetch(`${server.url}/v2/e2e/podman/zstd/blobs/${first.digest}`)).arrayBuffer());
+    expect(sha256(blob)).toBe(first.digest);
+    expect(blob.subarray(0, 4).toString('hex')).toBe('28b52ffd');
+
+    const fresh = await Podman.create(join(tmp, 'fresh'));
+    cleanup.add(() => fresh.dispose());
+    await fresh.runOk(['pull', '--signature-policy', fresh.signaturePolicy, '--tls-verify=false', `${target}:v1`]);
+    const r = await fresh.runOk(['image', 'inspect', `${target}:v1`]);
+    const pulled = (JSON.parse(r.stdout) as PodmanImage[])[0];
+    expect(pulled?.Digest).toBe(digest);
+    const mountPoint = (await fresh.runOk(['image', 'mount', `${target}:v1`])).stdout.trim();
+    try {
+      expect(await readFile(join(mountPoint, 'data', 'note.txt'), 'utf8')).toBe(text);
+    } finally {
+      await fresh.run(['image', 'unmount', `${target}:v1`]);
+    }
   });
 });

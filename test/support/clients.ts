@@ -7,7 +7,7 @@ import { accessSync, constants } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { describe } from 'vitest';
+import { beforeAll, beforeEach, describe } from 'vitest';
 
 export interface RunOptions {
   /** kill the process (SIGKILL) after this long; default 120 s */
@@ -214,4 +214,29 @@ export class Cleanup {
     }
     if (errors.length) throw new AggregateError(errors, 'cleanup failed');
   }
+}
+
+/**
+ * Like beforeAll, but a failure of the setup fails every test of the suite (first with
+ * the full error, then with a short pointer) instead of silently marking them skipped,
+ * so the run's pass/fail counts tell the truth when, say, the server does not start.
+ */
+export function setupSuite(fn: () => Promise<void>): void {
+  let error: unknown;
+  let reported = false;
+  beforeAll(async () => {
+    try {
+      await fn();
+    } catch (e) {
+      error = e;
+    }
+  });
+  beforeEach(() => {
+    if (error === undefined) return;
+    if (!reported) {
+      reported = true;
+      throw error;
+    }
+    throw new Error(`suite setup failed (see the first test of this suite): ${String((error as Error).message ?? error).split('\n')[0]}`);
+  });
 }

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
+import { RecordingProxy } from './recording-proxy.js';
 
 export type E2ETarget = 'berth' | 'distribution';
 
@@ -38,6 +39,11 @@ export interface StartOptions {
   env?: NodeJS.ProcessEnv;
   /** readiness timeout, default 30 s */
   readyTimeoutMs?: number;
+  /**
+   * Put a recording reverse proxy in front of the server (clients get the proxy's
+   * host) so failures can show the exact HTTP exchanges. Default: E2E_RECORD=1.
+   */
+  record?: boolean;
 }
 
 export interface RunningServer {
@@ -52,6 +58,8 @@ export interface RunningServer {
   readonly pid: number;
   /** tail of the server's stdout+stderr */
   logs(): string;
+  /** the last n recorded HTTP exchanges (empty unless recording, see StartOptions.record) */
+  traffic(n?: number): string;
   /** SIGTERM (then SIGKILL after 10 s), and remove the temp data dir unless kept. */
   stop(): Promise<void>;
   /** send a signal and wait for the process to exit */
@@ -88,6 +96,9 @@ class ServerProcess implements RunningServer {
   private log = '';
   private stopped = false;
 
+  proxy: RecordingProxy | undefined;
+  publicPort: number;
+
   constructor(
     readonly target: E2ETarget,
     readonly port: number,
@@ -96,13 +107,24 @@ class ServerProcess implements RunningServer {
     private readonly ownsDataDir: boolean,
     private readonly keepDataDir: boolean,
     private readonly opts: StartOptions,
-  ) {}
+  ) {
+    this.publicPort = port;
+  }
 
+  /** what clients use (the proxy when recording) */
   get url(): string {
     return `http://${this.host}`;
   }
   get host(): string {
+    return `127.0.0.1:${this.publicPort}`;
+  }
+  /** where the server process itself listens */
+  get backendHost(): string {
     return `127.0.0.1:${this.port}`;
+  }
+
+  traffic(n = 40): string {
+    return this.proxy ? this.proxy.format(n) : '';
   }
   get pid(): number {
     return this.child?.pid ?? -1;
@@ -123,7 +145,7 @@ class ServerProcess implements RunningServer {
       if (!existsSync(bin)) throw new Error(`${bin} does not exist (run npm run build)`);
       return {
         bin: process.execPath,
-        args: [bin, 'serve', '--listen', this.host, '--data-dir', this.dataDir, ...(this.opts.extraArgs ?? [])],
+        args: [bin, 'serve', '--listen', this.backendHost, '--data-dir', this.dataDir, ...(this.opts.extraArgs ?? [])],
       };
     }
     const configPath = join(this.workDir, 'distribution.yml');
@@ -136,7 +158,7 @@ class ServerProcess implements RunningServer {
         delete: { enabled: true },
         maintenance: { uploadpurging: { enabled: false } },
       },
-      http: { addr: this.host, headers: { 'X-Content-Type-Options': ['nosniff'] } },
+      http: { addr: this.backendHost, headers: { 'X-Content-Type-Options': ['nosniff'] } },
     };
     await writeFile(configPath, JSON.stringify(config, null, 2));
     return { bin: 'docker-registry', args: ['serve', configPath, ...(this.opts.extraArgs ?? [])] };
@@ -176,7 +198,7 @@ class ServerProcess implements RunningServer {
   private async waitReady(): Promise<void> {
     const timeout = this.opts.readyTimeoutMs ?? 30_000;
     const deadline = Date.now() + timeout;
-    const url = this.url + this.readinessPath();
+    const url = `http://${this.backendHost}${this.readinessPath()}`;
     let last = 'no attempt';
     while (Date.now() < deadline) {
       if (this.exited) {
@@ -229,6 +251,7 @@ class ServerProcess implements RunningServer {
     if (this.stopped) return;
     this.stopped = true;
     await this.terminate();
+    await this.proxy?.stop();
     if (!this.keepDataDir) {
       await rm(this.workDir, { recursive: true, force: true, maxRetries: 3 });
       if (this.ownsDataDir) await rm(this.dataDir, { recursive: true, force: true, maxRetries: 3 });
@@ -246,7 +269,14 @@ export async function startBerth(opts: StartOptions = {}): Promise<RunningServer
   const port = opts.port ?? (await freePort());
   const server = new ServerProcess(target, port, dataDir, workDir, ownsDataDir, opts.keepDataDir ?? false, opts);
   try {
+    if (opts.record ?? ['1', 'true', 'yes'].includes((process.env['E2E_RECORD'] ?? '').toLowerCase())) {
+      server.proxy = new RecordingProxy(port);
+      server.publicPort = await server.proxy.start();
+    }
     await server.start();
+    process.stderr.write(
+      `[e2e] ${target} ready: pid ${server.pid}, clients use ${server.url}${server.proxy ? ` (recording proxy -> ${server.backendHost})` : ''}, data ${dataDir}\n`,
+    );
   } catch (e) {
     await server.stop().catch(() => undefined);
     throw e;
@@ -266,6 +296,8 @@ export function dumpServerLogsOnFailure(getServer: () => RunningServer | undefin
     const server = getServer();
     if (server && ctx.task.result?.state === 'fail') {
       process.stderr.write(`\n[e2e] ${server.target} output (tail) after failed test "${ctx.task.name}":\n${server.logs().slice(-chars)}\n`);
+      const traffic = server.traffic(60);
+      if (traffic) process.stderr.write(`\n[e2e] last HTTP exchanges seen by the recording proxy:\n${traffic}\n`);
     }
   });
 }

@@ -4,7 +4,8 @@
  * with their debug output (it ends up in the error message when a command fails).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runJson, runOk, tail, type RunOptions, type RunResult } from './clients.js';
 
@@ -103,14 +104,25 @@ export class Skopeo {
   }
 }
 
+async function shortRunroot(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'be2e-rr-'));
+}
+
 /** buildah / podman share the containers-storage flags: private root, runroot, vfs. */
 abstract class StorageClient {
   protected constructor(
     protected readonly bin: string,
     protected readonly dir: string,
+    /** kept short on purpose: `podman build` refuses a runroot longer than 50 characters */
+    protected readonly runroot: string,
     protected readonly policy: string,
     protected readonly env: NodeJS.ProcessEnv,
   ) {}
+
+  /** Removes the runroot (it lives outside `dir`); the caller removes `dir`. */
+  async dispose(): Promise<void> {
+    await rm(this.runroot, { recursive: true, force: true, maxRetries: 3 });
+  }
 
   protected abstract global(): string[];
 
@@ -123,7 +135,7 @@ abstract class StorageClient {
   }
 
   storageFlags(): string[] {
-    return ['--root', join(this.dir, 'root'), '--runroot', join(this.dir, 'runroot'), '--storage-driver', 'vfs'];
+    return ['--root', join(this.dir, 'root'), '--runroot', this.runroot, '--storage-driver', 'vfs'];
   }
 
   get signaturePolicy(): string {
@@ -135,7 +147,7 @@ export class Buildah extends StorageClient {
   static async create(dir: string): Promise<Buildah> {
     const d = join(dir, 'buildah');
     const { policy, env } = await containersConfig(join(d, 'config'));
-    return new Buildah('buildah', d, policy, { ...env, BUILDAH_ISOLATION: 'chroot' });
+    return new Buildah('buildah', d, await shortRunroot(), policy, { ...env, BUILDAH_ISOLATION: 'chroot' });
   }
   protected global(): string[] {
     return [...this.storageFlags(), ...(DEBUG ? ['--log-level', 'debug'] : [])];
@@ -150,7 +162,7 @@ export class Podman extends StorageClient {
     await mkdir(join(d, 'netconfig'), { recursive: true });
     const containersConf = join(d, 'config', 'containers.conf');
     await writeFile(containersConf, '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n');
-    return new Podman('podman', d, policy, { ...env, CONTAINERS_CONF: containersConf });
+    return new Podman('podman', d, await shortRunroot(), policy, { ...env, CONTAINERS_CONF: containersConf });
   }
   protected global(): string[] {
     return [
