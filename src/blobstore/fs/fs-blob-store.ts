@@ -21,7 +21,8 @@ import {
   type ObjectInfo,
 } from '../types.js';
 
-const READ_CHUNK = 1024 * 1024;
+const READ_CHUNK = 4 * 1024 * 1024;
+const WRITE_BATCH = 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   readonly driver = 'fs';
@@ -165,14 +166,16 @@ class FsBlobWriter implements BlobWriter {
   }
 }
 
-/** Copies a stream into the file, gathering small chunks into writev calls of about 1 MiB. */
+/**
+ * Copies a stream into the file, gathering chunks into writev calls of about 1 MiB.
+ * One write is in flight while the next batch is gathered, so reading (and the caller's
+ * hashing) overlaps with the disk.
+ */
 async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal | undefined): Promise<void> {
   let batch: Buffer[] = [];
   let batched = 0;
-  const flush = async (): Promise<void> => {
-    const bufs = batch;
-    batch = [];
-    batched = 0;
+  let inflight: Promise<void> | null = null;
+  const writeAll = async (bufs: Buffer[]): Promise<void> => {
     let pending = bufs;
     while (pending.length > 0) {
       const total = pending.reduce((n, b) => n + b.length, 0);
@@ -180,6 +183,14 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
       if (bytesWritten === total) break;
       pending = skipBytes(pending, bytesWritten);
     }
+  };
+  const flush = async (): Promise<void> => {
+    const bufs = batch;
+    batch = [];
+    batched = 0;
+    if (inflight) await inflight;
+    inflight = writeAll(bufs);
+    inflight.catch(() => undefined);
   };
   const onAbort = (): void => {
     body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -191,12 +202,14 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
       const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
       batch.push(buf);
       batched += buf.length;
-      if (batched >= READ_CHUNK) await flush();
+      if (batched >= WRITE_BATCH) await flush();
     }
     signal?.throwIfAborted();
     if (batched > 0) await flush();
   } finally {
     signal?.removeEventListener('abort', onAbort);
+    // NOTE: always wait for the last write, so the caller's truncate-on-failure runs after it.
+    if (inflight) await (inflight as Promise<void>);
   }
 }
 
