@@ -16,7 +16,9 @@ export default class SummaryReporter implements Reporter {
         else if (state === 'failed') failed++;
         else skipped++;
       }
-      if (mod.state() === 'failed' && [...mod.children.allTests()].length === 0) failed++;
+      // A file whose setup failed (or that failed to load) is a failure even when its tests only show as skipped.
+      const failedTests = [...mod.children.allTests()].filter((t) => t.result().state === 'failed').length;
+      if (mod.state() === 'failed' && failedTests === 0) failed++;
     }
     process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
   }
