@@ -8,6 +8,8 @@
 //   BENCH_TIMEOUT=300                  seconds allowed for each measured step
 //   BENCH_OUT=docs/benchmarks.md       Markdown report path ('-' = none)
 //   BENCH_JSON=path                    also write raw results as JSON
+//   BENCH_WORKLOADS=uploads,downloads  run only these (protocol, uploads, downloads,
+//                                      manifests, images, tags, catalog; downloads needs uploads)
 //   BENCH_BERTH_ARGS="--workers 2"     extra flags for berth serve
 //   DISTRIBUTION_BIN=/usr/bin/docker-registry
 //
@@ -143,7 +145,7 @@ function machineInfo() {
 }
 
 function commandLine() {
-  const vars = ['BENCH_QUICK', 'BENCH_ONLY', 'BENCH_TIMEOUT', 'BENCH_DIR'].filter((v) => env[v]).map((v) => `${v}=${env[v]}`);
+  const vars = ['BENCH_QUICK', 'BENCH_ONLY', 'BENCH_WORKLOADS', 'BENCH_BERTH_ARGS', 'BENCH_TIMEOUT', 'BENCH_DIR'].filter((v) => env[v]).map((v) => `${v}=${env[v]}`);
   const cmd = env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.mjs';
   return [...vars, cmd].join(' ');
 }
@@ -188,7 +190,11 @@ async function main() {
   // Workload by workload, alternating which registry goes first, so that both
   // meet similar conditions on a shared machine. Only one registry is loaded
   // at a time; the other sits idle.
-  for (const [i, [name, fn]] of WORKLOADS.entries()) {
+  const wanted = (env.BENCH_WORKLOADS ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  const unknown = wanted.filter((w) => !WORKLOADS.some((x) => x[2] === w));
+  if (unknown.length) throw new Error(`unknown BENCH_WORKLOADS ${unknown.join(',')}; known: ${WORKLOADS.map((x) => x[2]).join(',')}`);
+  const selected = wanted.length ? WORKLOADS.filter((x) => wanted.includes(x[2])) : WORKLOADS;
+  for (const [i, [name, fn]] of selected.entries()) {
     if (root.signal.aborted) break;
     log(`\n=== ${name} ===`);
     const order = i % 2 === 0 ? sides : [...sides].reverse();

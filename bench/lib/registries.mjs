@@ -135,13 +135,15 @@ export class RegistryProcess {
     return pids;
   }
 
-  /** Sample RSS every intervalMs until stop(); stop() returns { peak, samples }. */
+  /** Sample RSS every intervalMs until stop(); stop() returns { peak, samples, first }. */
   rssSampler(intervalMs = 100) {
     let peak = 0;
     let samples = 0;
+    let first = null;
     const take = () => {
       const v = this.rss();
       if (v != null) {
+        if (first == null) first = v;
         samples++;
         if (v > peak) peak = v;
       }
@@ -152,7 +154,7 @@ export class RegistryProcess {
       stop: () => {
         clearInterval(timer);
         take();
-        return { peak, samples };
+        return { peak, samples, first };
       },
     };
   }

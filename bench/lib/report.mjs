@@ -79,17 +79,18 @@ export function tabulate(rows, runs) {
     let target = '';
     let met = 'n/a';
     const t = row.target;
+    const berthRan = runs.berth && b.text !== 'not run';
     if (t?.ratio != null) {
       target = `>= ${t.ratio}x`;
       if (ratio != null) met = ratio >= t.ratio ? 'met' : 'not met';
-      else if (runs.berth && b.value == null) met = 'not met';
+      else if (berthRan && b.value == null) met = 'not met';
     } else if (t?.maxBerth != null) {
       target = `Berth < ${t.maxBerth} MB`;
       if (b.value != null) met = b.value < t.maxBerth ? 'met' : 'not met';
-      else if (runs.berth) met = 'not met';
+      else if (berthRan) met = 'not met';
     } else if (t?.checks) {
       target = 'complete, sorted, n honoured';
-      if (runs.berth) {
+      if (berthRan) {
         const name = LIST_CHECKS[row.key];
         const cs = runs.berth.reg.checks.all().filter((c) => c.name.startsWith(name + ' '));
         met = b.value != null && cs.length && cs.every((c) => c.pass) ? 'met' : 'not met';
@@ -175,6 +176,8 @@ export function markdown({ cells, runs, cfg, machine, command, startedAt, durati
     for (const c of runs[s].reg.checks.all()) if (!c.pass) failures.push(`- ${s}: check "${c.name}" failed ${c.failures}/${c.evaluations}: \`${mdEscape(c.detail)}\``);
     for (const [k, r] of runs[s].results) if (r.value == null) failures.push(`- ${s}: ${mdEscape(labels.get(k) ?? k)}: ${mdEscape(r.error)}${r.note ? ' (' + mdEscape(r.note) + ')' : ''}`);
   }
+  for (const s of sides)
+    for (const [k, r] of runs[s].results) if (r.value != null && r.note && !r.note.startsWith('fallback')) failures.push(`- ${s}: ${mdEscape(labels.get(k) ?? k)}: ${mdEscape(r.note)}`);
   for (const n of notes) failures.push(`- ${n}`);
   if (failures.length) {
     out.push('## Failures and notes');
@@ -195,7 +198,7 @@ export function markdown({ cells, runs, cfg, machine, command, startedAt, durati
   out.push('```');
   out.push('');
   out.push('- Blob content is pseudo-random and generated while streaming (a 4 MiB AES-CTR buffer repeated with a per-chunk 32-byte prefix derived from a seed), so no blob is ever held in memory by the client.');
-  out.push('- `BENCH_QUICK=1` shrinks every size and count for a smoke run; `BENCH_ONLY=berth|distribution` runs one side; `BENCH_DIR` sets where the temporary data directories go; `BENCH_TIMEOUT` (seconds, default 300) bounds each measured step.');
+  out.push('- `BENCH_QUICK=1` shrinks every size and count for a smoke run; `BENCH_ONLY=berth|distribution` runs one side; `BENCH_WORKLOADS=uploads,downloads,…` runs a subset (protocol, uploads, downloads, manifests, images, tags, catalog); `BENCH_BERTH_ARGS` passes extra flags to `berth serve`; `BENCH_DIR` sets where the temporary data directories go; `BENCH_TIMEOUT` (seconds, default 300) bounds each measured step.');
   out.push('');
   return out.join('\n');
 }

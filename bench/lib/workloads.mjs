@@ -251,6 +251,7 @@ export async function uploads(ctx) {
   });
 
   let peak = 0;
+  const perMethod = [];
   for (const size of cfg.sizes) {
     for (const method of UPLOAD_METHODS) {
       const key = `up.${method}.${size}`;
@@ -278,10 +279,14 @@ export async function uploads(ctx) {
         ctx.set(key, size / 1e6 / dt, note);
         if (size === largest && (!ctx.state.bigBlob || method === 'mono')) ctx.state.bigBlob = { repo, digest: d, seed, size };
       });
-      if (sampler) peak = Math.max(peak, sampler.stop().peak);
+      if (sampler) {
+        const s = sampler.stop();
+        peak = Math.max(peak, s.peak);
+        perMethod.push(`${method} ${fmtNum(s.first / 1e6)}→${fmtNum(s.peak / 1e6)}`);
+      }
     }
   }
-  if (peak) ctx.set('rss.up', peak / 1e6);
+  if (peak) ctx.set('rss.up', peak / 1e6, `MB at start→peak of each upload: ${perMethod.join(', ')}`);
   else ctx.fail('rss.up', 'no sample');
 }
 
@@ -303,7 +308,10 @@ export async function downloads(ctx) {
     reg.must('blob GET -> Docker-Content-Digest', res.headers['docker-content-digest'] === b.digest, 'GET', p, res);
     ctx.set('down.full', b.size / 1e6 / dt);
   });
-  if (sampler) ctx.set('rss.down', sampler.stop().peak / 1e6);
+  if (sampler) {
+    const s = sampler.stop();
+    ctx.set('rss.down', s.peak / 1e6, `${fmtNum(s.first / 1e6)} MB when the download started`);
+  }
   else ctx.fail('rss.down', 'no sample');
 
   await ctx.step('down.range', async (signal) => {
@@ -570,13 +578,13 @@ export async function catalog(ctx) {
 }
 
 export const WORKLOADS = [
-  ['protocol checks', protocol],
-  ['blob uploads', uploads],
-  ['blob downloads', downloads],
-  ['manifests', manifests],
-  ['small images', images],
-  ['tags', tags],
-  ['catalog', catalog],
+  ['protocol checks', protocol, 'protocol'],
+  ['blob uploads', uploads, 'uploads'],
+  ['blob downloads', downloads, 'downloads'],
+  ['manifests', manifests, 'manifests'],
+  ['small images', images, 'images'],
+  ['tags', tags, 'tags'],
+  ['catalog', catalog, 'catalog'],
 ];
 
 export { fmtSize };
