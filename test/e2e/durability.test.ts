@@ -122,6 +122,48 @@ describe('durability', () => {
     expect(JSON.parse(bad.body.toString()).errors[0].code).toBe('DIGEST_INVALID');
   });
 
+  it('keeps nothing of a truncated or oversized chunk, and the session continues', async () => {
+    const server = await startBerth({ target: 'berth' });
+    servers.push(server);
+    const data = randomBytes(200_000);
+    const start = await request(server.url, 'POST', '/v2/bad/chunks/blobs/uploads/');
+    const location = String(start.headers.location);
+    await request(server.url, 'PATCH', location, data.subarray(0, 50_000), { 'content-range': '0-49999' });
+
+    // Truncated: Content-Length promises 100,000 bytes, the client sends 30,000 and hangs up.
+    await new Promise<void>((resolve) => {
+      const sock = connect(server.port, '127.0.0.1', () => {
+        sock.write(`PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Range: 50000-149999\r\nContent-Length: 100000\r\n\r\n`);
+        sock.write(data.subarray(50_000, 80_000), () => setTimeout(() => sock.destroy(), 200));
+      });
+      sock.on('close', () => resolve());
+      sock.on('error', () => resolve());
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await request(server.url, 'GET', location)).headers.range).toBe('0-49999');
+
+    // Oversized: a chunked body that runs past its Content-Range.
+    const over = await request(
+      server.url,
+      'PATCH',
+      location,
+      (req) => {
+        req.write(data.subarray(50_000, 100_000));
+        req.end(data.subarray(100_000, 120_000));
+      },
+      { 'content-range': '50000-99999', 'transfer-encoding': 'chunked' },
+    );
+    expect(over.status).toBe(400);
+    expect(JSON.parse(over.body.toString()).errors[0].code).toBe('BLOB_UPLOAD_INVALID');
+    expect((await request(server.url, 'GET', location)).headers.range).toBe('0-49999');
+
+    const rest = await request(server.url, 'PATCH', location, data.subarray(50_000), { 'content-range': `50000-${data.length - 1}` });
+    expect(rest.headers.range).toBe(`0-${data.length - 1}`);
+    const done = await request(server.url, 'PUT', `${location}?digest=${sha256(data)}`);
+    expect(done.status).toBe(201);
+    expect(sha256((await request(server.url, 'GET', `/v2/bad/chunks/blobs/${sha256(data)}`)).body)).toBe(sha256(data));
+  });
+
   it('answers NAME_INVALID to path tricks sent without normalisation', async () => {
     const server = await startBerth({ target: 'berth' });
     servers.push(server);
