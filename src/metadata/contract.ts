@@ -3,7 +3,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ManifestRow, MetadataStore } from './types.js';
+import { DEFAULT_REPOSITORY_SETTINGS, type ManifestRow, type MetadataStore } from './types.js';
 
 export interface MetadataStoreFactory {
   open(): Promise<MetadataStore>;
@@ -158,6 +158,59 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.repositories.get(n)).toBeNull();
       const made = await store.tx(async (tx) => tx.repositories.ensure(n, 1));
       expect((await store.repositories.get(n))?.id).toBe(made.id);
+    });
+
+    it('creates repositories with settings, updates and deletes them with their content', async () => {
+      const n = repoName();
+      const settings = { ...DEFAULT_REPOSITORY_SETTINGS, tagMutability: 'IMMUTABLE' as const, resourceTags: { team: 'a' } };
+      const first = await store.repositories.create(n, settings, 1);
+      expect(first.created).toBe(true);
+      expect(first.row.settings).toEqual(settings);
+      const again = await store.repositories.create(n, DEFAULT_REPOSITORY_SETTINGS, 2);
+      expect(again).toEqual({ created: false, row: first.row });
+      await store.repositories.updateSettings(first.row.id, { ...settings, scanOnPush: true });
+      expect((await store.repositories.get(n))?.settings.scanOnPush).toBe(true);
+      expect((await store.repositories.listRows({ last: n.slice(0, -1), limit: 1000 })).map((r) => r.name)).toContain(n);
+      const digest = d(`c${randomUUID().slice(0, 8)}`);
+      await store.blobs.insert({ digest, size: 5, storageKey: 'k', createdAt: 1 });
+      await store.blobs.link(first.row.id, digest, 1);
+      const m = d(`c2${randomUUID().slice(0, 8)}`);
+      await store.manifests.put(manifest(first.row.id, m), Buffer.from('{}'), [{ digest, kind: 'blob' }]);
+      await store.tags.set(first.row.id, 't', m, 1);
+      await store.uploads.create({ id: randomUUID(), repositoryId: first.row.id, storageKey: 'k', offset: 0, createdAt: 1, updatedAt: 1 });
+      expect(await store.repositories.delete(first.row.id)).toBe(true);
+      expect(await store.repositories.get(n)).toBeNull();
+      expect(await store.blobs.get(digest)).not.toBeNull();
+    });
+
+    it('lists manifests with tags and sizes', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const b1 = d(`e1${randomUUID().slice(0, 8)}`);
+      const b2 = d(`e2${randomUUID().slice(0, 8)}`);
+      await store.blobs.insert({ digest: b1, size: 100, storageKey: 'k1', createdAt: 1 });
+      await store.blobs.insert({ digest: b2, size: 23, storageKey: 'k2', createdAt: 1 });
+      const img = d(`e3${randomUUID().slice(0, 8)}`);
+      const idx = d(`e4${randomUUID().slice(0, 8)}`);
+      await store.manifests.put(manifest(repo.id, img), Buffer.from('{}'), [{ digest: b1, kind: 'blob' }, { digest: b2, kind: 'blob' }]);
+      await store.manifests.put(manifest(repo.id, idx, { mediaType: 'application/vnd.oci.image.index.v1+json' }), Buffer.from('{}'), [{ digest: img, kind: 'manifest' }]);
+      await store.tags.set(repo.id, 'b', img, 1);
+      await store.tags.set(repo.id, 'a', img, 1);
+      expect((await store.manifests.list(repo.id, { limit: 10 })).map((m) => m.digest)).toEqual([img, idx].sort());
+      expect((await store.manifests.list(repo.id, { limit: 1 })).length).toBe(1);
+      expect(await store.manifests.count(repo.id)).toBe(2);
+      expect(await store.manifests.sizes(repo.id, [img, idx])).toEqual(new Map([[img, 123], [idx, 123]]));
+      expect(await store.tags.ofMany(repo.id, [img, idx])).toEqual(new Map([[img, ['a', 'b']]]));
+      expect(await store.tags.digestOf(repo.id, 'a')).toBe(img);
+      expect(await store.tags.digestOf(repo.id, 'zz')).toBeNull();
+    });
+
+    it('keeps registry settings, first writer wins on putIfAbsent', async () => {
+      const key = `k-${randomUUID()}`;
+      expect(await store.registry.get(key)).toBeNull();
+      const results = await Promise.all(['a', 'b', 'c'].map((v) => store.registry.putIfAbsent(key, v)));
+      expect(new Set(results).size).toBe(1);
+      await store.registry.put(key, 'z');
+      expect(await store.registry.get(key)).toBe('z');
     });
 
     it('never loses an update among concurrent read-then-CAS transactions', async () => {

@@ -15,10 +15,32 @@
  * - Times are epoch milliseconds.
  */
 
+export type TagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
+
+/** Per-repository settings, stored as one JSON document. */
+export interface RepositorySettings {
+  tagMutability: TagMutability;
+  /** Wildcard tag filters that invert `tagMutability` for the tags they match (the *_WITH_EXCLUSION modes). */
+  tagMutabilityExclusions: string[];
+  scanOnPush: boolean;
+  encryption: { type: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
+  /** Resource tags (ECR TagResource), in insertion order. */
+  resourceTags: Record<string, string>;
+}
+
+export const DEFAULT_REPOSITORY_SETTINGS: Readonly<RepositorySettings> = Object.freeze<RepositorySettings>({
+  tagMutability: 'MUTABLE',
+  tagMutabilityExclusions: [],
+  scanOnPush: false,
+  encryption: { type: 'AES256' },
+  resourceTags: {},
+});
+
 export interface RepositoryRow {
   id: number;
   name: string;
   createdAt: number;
+  settings: RepositorySettings;
 }
 
 export interface BlobRow {
@@ -65,10 +87,24 @@ export interface Page {
 }
 
 export interface RepositoryStore {
-  /** Returns the repository, creating it when missing (concurrent callers get the same row). */
-  ensure(name: string, now: number): Promise<RepositoryRow>;
+  /** Returns the repository, creating it with `settings` when missing (concurrent callers get the same row). */
+  ensure(name: string, now: number, settings?: RepositorySettings): Promise<RepositoryRow>;
+  /** Creates the repository; `created` is false (and `row` the existing one) when the name is taken. */
+  create(name: string, settings: RepositorySettings, now: number): Promise<{ created: boolean; row: RepositoryRow }>;
   get(name: string): Promise<RepositoryRow | null>;
   list(page: Page): Promise<string[]>;
+  listRows(page: Page): Promise<RepositoryRow[]>;
+  updateSettings(id: number, settings: RepositorySettings): Promise<void>;
+  /** Deletes the repository with its manifests, tags, blob links and upload sessions. */
+  delete(id: number): Promise<boolean>;
+}
+
+/** Registry-wide key/value settings (account id, token keys, account settings). */
+export interface RegistrySettingsStore {
+  get(key: string): Promise<string | null>;
+  /** Stores `value` unless the key has one; returns the stored value either way. */
+  putIfAbsent(key: string, value: string): Promise<string>;
+  put(key: string, value: string): Promise<void>;
 }
 
 export interface BlobIndex {
@@ -95,6 +131,11 @@ export interface ManifestStore {
   presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
   parentsOf(repositoryId: number, digest: string): Promise<string[]>;
+  /** Manifests of the repository ordered by digest, without content. */
+  list(repositoryId: number, page: Page): Promise<ManifestRow[]>;
+  count(repositoryId: number): Promise<number>;
+  /** Total size of the blobs each manifest references directly, and through its child manifests. */
+  sizes(repositoryId: number, digests: string[]): Promise<Map<string, number>>;
   /** Manifests whose subject is `subjectDigest`, ordered by digest. */
   referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestRow[]>;
   recordPull(repositoryId: number, digest: string, now: number): Promise<void>;
@@ -108,6 +149,10 @@ export interface TagStore {
   delete(repositoryId: number, tag: string): Promise<boolean>;
   list(repositoryId: number, page: Page): Promise<string[]>;
   of(repositoryId: number, digest: string): Promise<string[]>;
+  /** Tags of each of `digests`, in lexical order. */
+  ofMany(repositoryId: number, digests: string[]): Promise<Map<string, string[]>>;
+  /** The digest a tag points at, without content. */
+  digestOf(repositoryId: number, tag: string): Promise<string | null>;
 }
 
 export interface UploadStore {
@@ -126,6 +171,7 @@ export interface MetadataTx {
   readonly manifests: ManifestStore;
   readonly tags: TagStore;
   readonly uploads: UploadStore;
+  readonly registry: RegistrySettingsStore;
 }
 
 export interface MetadataStore extends MetadataTx {

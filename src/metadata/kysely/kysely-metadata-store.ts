@@ -2,7 +2,11 @@ import { Migrator, sql, type Kysely } from 'kysely';
 import type { MetadataStore, MetadataTx } from '../types.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
-import { KyselyBlobs, KyselyManifests, KyselyRepositories, KyselyTags, KyselyUploads } from './stores.js';
+import { KyselyBlobs } from './blobs.js';
+import { KyselyManifests } from './manifests.js';
+import { KyselyRegistrySettings, KyselyRepositories } from './repositories.js';
+import { KyselyTags } from './tags.js';
+import { KyselyUploads } from './uploads.js';
 
 function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
   return {
@@ -11,6 +15,7 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
     manifests: new KyselyManifests(db),
     tags: new KyselyTags(db),
     uploads: new KyselyUploads(db),
+    registry: new KyselyRegistrySettings(db),
   };
 }
 
@@ -21,6 +26,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly manifests;
   readonly tags;
   readonly uploads;
+  readonly registry;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -32,6 +38,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.manifests = root.manifests;
     this.tags = root.tags;
     this.uploads = root.uploads;
+    this.registry = root.registry;
   }
 
   /** Applies pending migrations; throws with the failing migration's error. */

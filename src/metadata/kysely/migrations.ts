@@ -34,11 +34,24 @@ function initialSchema(d: Dialect): string[] {
   ];
 }
 
+/** Repository settings (ECR: tag mutability, scanning, encryption, resource tags) and registry settings. */
+function settingsSchema(_d: Dialect): string[] {
+  return [
+    `alter table repositories add column settings text`,
+    `create table registry_settings (key text primary key, value text not null)`,
+  ];
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_registry_core': {
       async up(db: Kysely<unknown>) {
         for (const stmt of initialSchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+    '0002_settings': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of settingsSchema(dialect)) await sql.raw(stmt).execute(db);
       },
     },
   };

@@ -1,7 +1,8 @@
 /**
  * Table layout (one migration per dialect where the DDL differs):
  *
- *   repositories(id, name UNIQUE, created_at)
+ *   repositories(id, name UNIQUE, created_at, settings JSON)
+ *   registry_settings(key PK, value)
  *   blobs(digest PK, size, storage_key, created_at)           -- one row per distinct content
  *   repository_blobs(repository_id, digest, created_at)        -- which repository may serve which blob
  *   manifests(repository_id, digest, media_type, size, content, artifact_type,
@@ -13,7 +14,8 @@
 import type { Generated } from 'kysely';
 
 export interface Database {
-  repositories: { id: Generated<number>; name: string; created_at: number };
+  repositories: { id: Generated<number>; name: string; created_at: number; settings: string | null };
+  registry_settings: { key: string; value: string };
   blobs: { digest: string; size: number; storage_key: string; created_at: number };
   repository_blobs: { repository_id: number; digest: string; created_at: number };
   manifests: {

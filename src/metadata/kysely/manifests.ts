@@ -1,0 +1,184 @@
+import { sql, type Kysely, type Selectable } from 'kysely';
+import type { ManifestReference, ManifestRow, ManifestStore, ManifestWithContent, Page } from '../types.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
+
+export const toManifest = (r: Omit<Selectable<Database['manifests']>, 'content'>): ManifestRow => ({
+  repositoryId: Number(r.repository_id),
+  digest: r.digest,
+  mediaType: r.media_type,
+  size: Number(r.size),
+  artifactType: r.artifact_type,
+  subjectDigest: r.subject_digest,
+  annotations: r.annotations === null ? null : (JSON.parse(r.annotations) as Record<string, string>),
+  pushedAt: Number(r.pushed_at),
+  lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
+});
+
+export const withContent = (r: Selectable<Database['manifests']>): ManifestWithContent => ({ ...toManifest(r), content: r.content });
+
+const MANIFEST_COLUMNS = [
+  'repository_id',
+  'digest',
+  'media_type',
+  'size',
+  'artifact_type',
+  'subject_digest',
+  'annotations',
+  'pushed_at',
+  'last_pulled_at',
+] as const;
+
+export class KyselyManifests implements ManifestStore {
+  constructor(private readonly db: Db) {}
+
+  async get(repositoryId: number, digest: string): Promise<ManifestWithContent | null> {
+    const r = await this.db
+      .selectFrom('manifests')
+      .selectAll()
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return r ? withContent(r) : null;
+  }
+
+  async put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean> {
+    const res = await this.db
+      .insertInto('manifests')
+      .values({
+        repository_id: row.repositoryId,
+        digest: row.digest,
+        media_type: row.mediaType,
+        size: row.size,
+        content,
+        artifact_type: row.artifactType,
+        subject_digest: row.subjectDigest,
+        annotations: row.annotations === null ? null : JSON.stringify(row.annotations),
+        pushed_at: row.pushedAt,
+        last_pulled_at: row.lastPulledAt,
+      })
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      .executeTakeFirst();
+    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) return false;
+    const unique = new Map(refs.map((r) => [`${r.kind} ${r.digest}`, r]));
+    if (unique.size > 0) {
+      await this.db
+        .insertInto('manifest_refs')
+        .values(
+          [...unique.values()].map((r) => ({
+            repository_id: row.repositoryId,
+            parent_digest: row.digest,
+            child_digest: r.digest,
+            kind: r.kind,
+          })),
+        )
+        .execute();
+    }
+    return true;
+  }
+
+  async delete(repositoryId: number, digest: string): Promise<boolean> {
+    await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
+    await this.db
+      .deleteFrom('manifest_refs')
+      .where('repository_id', '=', repositoryId)
+      .where('parent_digest', '=', digest)
+      .execute();
+    const r = await this.db
+      .deleteFrom('manifests')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>> {
+    if (digests.length === 0) return new Set();
+    const rows = await this.db
+      .selectFrom('manifests')
+      .select('digest')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', [...new Set(digests)])
+      .execute();
+    return new Set(rows.map((r) => r.digest));
+  }
+
+  async parentsOf(repositoryId: number, digest: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('manifest_refs')
+      .select('parent_digest')
+      .where('repository_id', '=', repositoryId)
+      .where('child_digest', '=', digest)
+      .where('kind', '=', 'manifest')
+      .orderBy('parent_digest')
+      .execute();
+    return rows.map((r) => r.parent_digest);
+  }
+
+  async list(repositoryId: number, page: Page): Promise<ManifestRow[]> {
+    let q = this.db.selectFrom('manifests').select(MANIFEST_COLUMNS).where('repository_id', '=', repositoryId).orderBy('digest').limit(page.limit);
+    if (page.last !== undefined) q = q.where('digest', '>', page.last);
+    return (await q.execute()).map(toManifest);
+  }
+
+  async count(repositoryId: number): Promise<number> {
+    const r = await this.db
+      .selectFrom('manifests')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .where('repository_id', '=', repositoryId)
+      .executeTakeFirstOrThrow();
+    return Number(r.n);
+  }
+
+  async sizes(repositoryId: number, digests: string[]): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    if (digests.length === 0) return out;
+    const unique = [...new Set(digests)];
+    // Blobs referenced directly, plus the blobs of child manifests (one level: an index's images).
+    const direct = await this.db
+      .selectFrom('manifest_refs as r')
+      .innerJoin('blobs as b', 'b.digest', 'r.child_digest')
+      .select(['r.parent_digest as digest', sql<number>`sum(b.size)`.as('bytes')])
+      .where('r.repository_id', '=', repositoryId)
+      .where('r.kind', '=', 'blob')
+      .where('r.parent_digest', 'in', unique)
+      .groupBy('r.parent_digest')
+      .execute();
+    for (const r of direct) out.set(r.digest, Number(r.bytes));
+    const nested = await this.db
+      .selectFrom('manifest_refs as p')
+      .innerJoin('manifest_refs as c', (j) => j.onRef('c.repository_id', '=', 'p.repository_id').onRef('c.parent_digest', '=', 'p.child_digest'))
+      .innerJoin('blobs as b', 'b.digest', 'c.child_digest')
+      .select(['p.parent_digest as digest', sql<number>`sum(b.size)`.as('bytes')])
+      .where('p.repository_id', '=', repositoryId)
+      .where('p.kind', '=', 'manifest')
+      .where('c.kind', '=', 'blob')
+      .where('p.parent_digest', 'in', unique)
+      .groupBy('p.parent_digest')
+      .execute();
+    for (const r of nested) out.set(r.digest, (out.get(r.digest) ?? 0) + Number(r.bytes));
+    for (const d of unique) if (!out.has(d)) out.set(d, 0);
+    return out;
+  }
+
+  async referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestRow[]> {
+    let q = this.db
+      .selectFrom('manifests')
+      .select(MANIFEST_COLUMNS)
+      .where('repository_id', '=', repositoryId)
+      .where('subject_digest', '=', subjectDigest);
+    if (artifactType !== undefined) q = q.where('artifact_type', '=', artifactType);
+    return (await q.orderBy('digest').execute()).map(toManifest);
+  }
+
+  async recordPull(repositoryId: number, digest: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('manifests')
+      .set({ last_pulled_at: now })
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .execute();
+  }
+}
+

@@ -1,0 +1,98 @@
+import type { Kysely, Selectable } from 'kysely';
+import {
+  DEFAULT_REPOSITORY_SETTINGS,
+  type Page,
+  type RegistrySettingsStore,
+  type RepositoryRow,
+  type RepositorySettings,
+  type RepositoryStore,
+} from '../types.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
+
+const toRepository = (r: Selectable<Database['repositories']>): RepositoryRow => ({
+  id: Number(r.id),
+  name: r.name,
+  createdAt: Number(r.created_at),
+  settings: r.settings ? { ...DEFAULT_REPOSITORY_SETTINGS, ...(JSON.parse(r.settings) as Partial<RepositorySettings>) } : { ...DEFAULT_REPOSITORY_SETTINGS },
+});
+
+export class KyselyRepositories implements RepositoryStore {
+  constructor(private readonly db: Db) {}
+
+  async ensure(name: string, now: number, settings: RepositorySettings = DEFAULT_REPOSITORY_SETTINGS): Promise<RepositoryRow> {
+    const found = await this.get(name);
+    if (found) return found;
+    return (await this.create(name, settings, now)).row;
+  }
+
+  async create(name: string, settings: RepositorySettings, now: number): Promise<{ created: boolean; row: RepositoryRow }> {
+    const res = await this.db
+      .insertInto('repositories')
+      .values({ name, created_at: now, settings: JSON.stringify(settings) })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .executeTakeFirst();
+    const row = await this.get(name);
+    if (!row) throw new Error(`repository ${name} vanished after insert`);
+    return { created: Number(res.numInsertedOrUpdatedRows ?? 0) > 0, row };
+  }
+
+  async get(name: string): Promise<RepositoryRow | null> {
+    const r = await this.db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+    return r ? toRepository(r) : null;
+  }
+
+  async list(page: Page): Promise<string[]> {
+    let q = this.db.selectFrom('repositories').select('name').orderBy('name').limit(page.limit);
+    if (page.last !== undefined) q = q.where('name', '>', page.last);
+    return (await q.execute()).map((r) => r.name);
+  }
+
+  async listRows(page: Page): Promise<RepositoryRow[]> {
+    let q = this.db.selectFrom('repositories').selectAll().orderBy('name').limit(page.limit);
+    if (page.last !== undefined) q = q.where('name', '>', page.last);
+    return (await q.execute()).map(toRepository);
+  }
+
+  async updateSettings(id: number, settings: RepositorySettings): Promise<void> {
+    await this.db.updateTable('repositories').set({ settings: JSON.stringify(settings) }).where('id', '=', id).execute();
+  }
+
+  async delete(id: number): Promise<boolean> {
+    // Children first: SQLite only cascades with foreign_keys on, and the order keeps both dialects alike.
+    await this.db.deleteFrom('tags').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('manifest_refs').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('manifests').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('repository_blobs').where('repository_id', '=', id).execute();
+    await this.db.deleteFrom('uploads').where('repository_id', '=', id).execute();
+    const r = await this.db.deleteFrom('repositories').where('id', '=', id).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+}
+
+export class KyselyRegistrySettings implements RegistrySettingsStore {
+  constructor(private readonly db: Db) {}
+
+  async get(key: string): Promise<string | null> {
+    const r = await this.db.selectFrom('registry_settings').select('value').where('key', '=', key).executeTakeFirst();
+    return r?.value ?? null;
+  }
+
+  async putIfAbsent(key: string, value: string): Promise<string> {
+    await this.db
+      .insertInto('registry_settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doNothing())
+      .execute();
+    return (await this.get(key)) ?? value;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    await this.db
+      .insertInto('registry_settings')
+      .values({ key, value })
+      .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
+      .execute();
+  }
+}

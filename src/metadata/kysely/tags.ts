@@ -1,0 +1,81 @@
+import type { Kysely } from 'kysely';
+import type { ManifestWithContent, Page, TagStore } from '../types.js';
+import { withContent } from './manifests.js';
+import type { Database } from './schema.js';
+
+type Db = Kysely<Database>;
+
+export class KyselyTags implements TagStore {
+  constructor(private readonly db: Db) {}
+
+  async resolve(repositoryId: number, tag: string): Promise<ManifestWithContent | null> {
+    const r = await this.db
+      .selectFrom('tags as t')
+      .innerJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
+      .selectAll('m')
+      .where('t.repository_id', '=', repositoryId)
+      .where('t.name', '=', tag)
+      .executeTakeFirst();
+    return r ? withContent(r) : null;
+  }
+
+  async set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null> {
+    const prev = await this.db
+      .selectFrom('tags')
+      .select('digest')
+      .where('repository_id', '=', repositoryId)
+      .where('name', '=', tag)
+      .executeTakeFirst();
+    await this.db
+      .insertInto('tags')
+      .values({ repository_id: repositoryId, name: tag, digest, updated_at: now })
+      .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ digest, updated_at: now }))
+      .execute();
+    return prev?.digest ?? null;
+  }
+
+  async delete(repositoryId: number, tag: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async list(repositoryId: number, page: Page): Promise<string[]> {
+    let q = this.db.selectFrom('tags').select('name').where('repository_id', '=', repositoryId).orderBy('name').limit(page.limit);
+    if (page.last !== undefined) q = q.where('name', '>', page.last);
+    return (await q.execute()).map((r) => r.name);
+  }
+
+  async of(repositoryId: number, digest: string): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('tags')
+      .select('name')
+      .where('repository_id', '=', repositoryId)
+      .where('digest', '=', digest)
+      .orderBy('name')
+      .execute();
+    return rows.map((r) => r.name);
+  }
+
+  async ofMany(repositoryId: number, digests: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    if (digests.length === 0) return out;
+    const rows = await this.db
+      .selectFrom('tags')
+      .select(['digest', 'name'])
+      .where('repository_id', '=', repositoryId)
+      .where('digest', 'in', [...new Set(digests)])
+      .orderBy('name')
+      .execute();
+    for (const r of rows) {
+      const list = out.get(r.digest) ?? [];
+      list.push(r.name);
+      out.set(r.digest, list);
+    }
+    return out;
+  }
+
+  async digestOf(repositoryId: number, tag: string): Promise<string | null> {
+    const r = await this.db.selectFrom('tags').select('digest').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
+    return r?.digest ?? null;
+  }
+}
