@@ -15,6 +15,11 @@ import { BlobService } from '../services/registry/blob-service.js';
 import type { RegistryContext } from '../services/registry/context.js';
 import { ManifestService } from '../services/registry/manifest-service.js';
 import { UploadService } from '../services/registry/upload-service.js';
+import { randomInt } from 'node:crypto';
+import { AccessService } from '../services/access/access-service.js';
+import { ImageService } from '../services/registry/image-service.js';
+import { RepositoryService } from '../services/repositories/repository-service.js';
+import { TokenService } from '../services/tokens.js';
 
 export interface App {
   http: FastifyInstance;
@@ -67,12 +72,28 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       pullRecordIntervalMs: config.registry.pullRecordIntervalSeconds * 1000,
       maxManifestBytes: config.registry.maxManifestBytes,
       maxPageSize: config.registry.maxPageSize,
+      createOnPush: config.registry.createOnPush,
     },
   };
+  const now = ctx.now;
+  const accountId = config.registry.accountId ?? (await meta.registry.putIfAbsent('account-id', generateAccountId()));
   const uploads = new UploadService(ctx);
+  const blobService = new BlobService(ctx);
+  const manifests = new ManifestService(ctx);
   const http = buildHttpServer({
     logger,
-    services: { uploads, blobs: new BlobService(ctx), manifests: new ManifestService(ctx) },
+    services: { uploads, blobs: blobService, manifests },
+    ecr: {
+      repositories: new RepositoryService(meta, now),
+      images: new ImageService(meta),
+      manifests,
+      uploads,
+      blobs: blobService,
+      tokens: new TokenService(meta.registry, now),
+      access: new AccessService(accountId),
+      account: { id: accountId, region: config.registry.region },
+      now,
+    },
     health: () => meta.ping(),
   });
   return {
@@ -84,4 +105,9 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       await meta.close();
     },
   };
+}
+
+/** A 12-digit account id for a registry that was not given one. */
+function generateAccountId(): string {
+  return String(randomInt(1, 10)) + Array.from({ length: 11 }, () => String(randomInt(0, 10))).join('');
 }

@@ -8,10 +8,13 @@ import type { Logger } from 'pino';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
+import type { EcrServices } from './ecr/context.js';
+import { ecrPlugin } from './ecr/ecr-plugin.js';
 
 export interface HttpDeps {
   logger: Logger;
   services: OciServices;
+  ecr: EcrServices;
   /** Checks the backends; throws when one is unreachable. */
   health: () => Promise<void>;
 }
@@ -77,5 +80,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   void app.register(ociPlugin(deps.services));
+  void app.register(ecrPlugin(deps.ecr));
   return app;
 }

@@ -15,7 +15,9 @@
  * - Times are epoch milliseconds.
  */
 
-export type TagMutability = 'MUTABLE' | 'IMMUTABLE' | 'IMMUTABLE_WITH_EXCLUSION' | 'MUTABLE_WITH_EXCLUSION';
+import type { TagMutability } from '../core/tag-mutability.js';
+
+export type { TagMutability };
 
 /** Per-repository settings, stored as one JSON document. */
 export interface RepositorySettings {

@@ -10,6 +10,8 @@ export interface RegistrySettings {
   maxManifestBytes: number;
   /** Largest page of tags or repositories served in one response. */
   maxPageSize: number;
+  /** Whether a push to a missing repository creates it (CREATE_ON_PUSH). */
+  createOnPush: boolean;
 }
 
 /** What every registry service is built from (constructor injection from src/app). */

@@ -9,8 +9,10 @@ import { digestOf, isDigestString, parseDigest } from '../../core/digest.js';
 import { parseManifest, type Descriptor } from '../../core/manifest.js';
 import { MediaType } from '../../core/media-types.js';
 import { validateRepositoryName, validateTag } from '../../core/names.js';
+import { isTagImmutable } from '../../core/tag-mutability.js';
 import type { ManifestWithContent, RepositoryRow } from '../../metadata/types.js';
 import type { RegistryContext } from './context.js';
+import { pushTarget } from './push-target.js';
 
 export interface PutManifestResult {
   digest: string;
@@ -40,7 +42,12 @@ export class ManifestService {
 
   constructor(private readonly ctx: RegistryContext) {}
 
-  async put(repository: string, reference: string, body: Buffer, contentType: string): Promise<PutManifestResult> {
+  /**
+   * Stores a manifest and moves the tag. The tag-immutability rule lives here, so /v2/
+   * and ECR's PutImage both obey it. With `refuseUnchanged` (PutImage), pushing the
+   * digest a tag already has is IMAGE_EXISTS, as in ECR.
+   */
+  async put(repository: string, reference: string, body: Buffer, contentType: string, o: { refuseUnchanged?: boolean } = {}): Promise<PutManifestResult> {
     validateRepositoryName(repository);
     const ref = parseReference(reference);
     if (body.length > this.ctx.settings.maxManifestBytes) {
@@ -54,7 +61,7 @@ export class ManifestService {
     }
     const now = this.ctx.now();
     await this.ctx.meta.tx(async (tx) => {
-      const repo = await tx.repositories.ensure(repository, now);
+      const repo = await pushTarget(tx.repositories, repository, now, this.ctx.settings.createOnPush);
       const linked = await tx.blobs.linkedAmong(repo.id, parsed.blobs.map((b) => b.digest));
       const missingBlobs = parsed.blobs.filter((b) => !linked.has(b.digest));
       if (missingBlobs.length > 0) {
@@ -69,7 +76,7 @@ export class ManifestService {
           detail: { digests: missingManifests.map((m) => m.digest) },
         });
       }
-      await tx.manifests.put(
+      const inserted = await tx.manifests.put(
         {
           repositoryId: repo.id,
           digest,
@@ -87,7 +94,21 @@ export class ManifestService {
           ...parsed.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const })),
         ],
       );
-      if (ref.tag) await tx.tags.set(repo.id, ref.tag, digest, now);
+      if (ref.tag !== undefined) {
+        const current = await tx.tags.digestOf(repo.id, ref.tag);
+        if (current === digest && o.refuseUnchanged) {
+          throw new BerthError('IMAGE_EXISTS', `image with digest '${digest}' and tag '${ref.tag}' already exists in the repository with name '${repository}'`);
+        }
+        if (current !== null && current !== digest && isTagImmutable(repo.settings, ref.tag)) {
+          throw new BerthError(
+            'TAG_IMMUTABLE',
+            `The image tag '${ref.tag}' already exists in the '${repository}' repository and cannot be overwritten because the tag is immutable.`,
+          );
+        }
+        await tx.tags.set(repo.id, ref.tag, digest, now);
+      } else if (o.refuseUnchanged && !inserted) {
+        throw new BerthError('IMAGE_EXISTS', `image with digest '${digest}' already exists in the repository with name '${repository}'`);
+      }
     });
     return parsed.subject ? { digest, subject: parsed.subject.digest } : { digest };
   }

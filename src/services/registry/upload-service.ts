@@ -20,6 +20,7 @@ import { validateRepositoryName } from '../../core/names.js';
 import type { ByteRange } from '../../core/range.js';
 import type { UploadRow } from '../../metadata/types.js';
 import type { RegistryContext } from './context.js';
+import { pushTarget } from './push-target.js';
 import { KeyedMutex } from './keyed-mutex.js';
 import { meter } from './streams.js';
 
@@ -60,7 +61,7 @@ export class UploadService {
   async start(repository: string): Promise<UploadStatus> {
     validateRepositoryName(repository);
     const now = this.ctx.now();
-    const repo = await this.ctx.meta.repositories.ensure(repository, now);
+    const repo = await pushTarget(this.ctx.meta.repositories, repository, now, this.ctx.settings.createOnPush);
     const id = randomUUID();
     await this.ctx.meta.uploads.create({ id, repositoryId: repo.id, storageKey: storageKeyFor(id), offset: 0, createdAt: now, updatedAt: now });
     this.hashes.set(id, { hash: hasher('sha256'), offset: 0 });
@@ -108,7 +109,7 @@ export class UploadService {
   async monolithic(repository: string, digest: string, body: AsyncIterable<unknown>, o: ChunkOptions = {}): Promise<CommittedBlob> {
     validateRepositoryName(repository);
     const expected = parseDigest(digest);
-    const repo = await this.ctx.meta.repositories.ensure(repository, this.ctx.now());
+    const repo = await pushTarget(this.ctx.meta.repositories, repository, this.ctx.now(), this.ctx.settings.createOnPush);
     const key = storageKeyFor(randomUUID());
     const hash = hasher(expected.algorithm);
     const writer = await this.ctx.blobs.writer(key, signalOpt(o.signal));
@@ -144,7 +145,7 @@ export class UploadService {
     if (!blob) return null;
     const now = this.ctx.now();
     const linked = await this.ctx.meta.tx(async (tx) => {
-      const repo = await tx.repositories.ensure(repository, now);
+      const repo = await pushTarget(tx.repositories, repository, now, this.ctx.settings.createOnPush);
       if (!(await tx.blobs.get(digest))) return false;
       await tx.blobs.link(repo.id, digest, now);
       return true;

@@ -1,0 +1,94 @@
+/**
+ * The ECR control plane: `POST /` with `X-Amz-Target: AmazonEC2ContainerRegistry_V20150921.<Op>`
+ * and a JSON 1.1 body, on the same port as /v2/. The dispatcher checks the target against
+ * the generated operation table, validates the input against the model, authorizes the
+ * call as `ecr:<Op>` through the one access service, runs the handler, and renders errors
+ * as `{"__type","message"}` plus `x-amzn-ErrorType`, using only error names the model
+ * lists for that operation.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { repositoryArn } from '../../core/arn.js';
+import { BerthError, isBerthError } from '../../core/errors.js';
+import type { EcrCall, EcrHandler, EcrServices } from './context.js';
+import { ECR_ERRORS, statusOf } from './errors.js';
+import { ECR_TARGET_PREFIX, OPERATIONS, type EcrOperationName } from './generated/ecr-model.js';
+import { ECR_HANDLERS } from './operations/index.js';
+import { readInput, writeOutput } from './shapes.js';
+import { downloadRoute } from './download.js';
+
+const JSON_11 = 'application/x-amz-json-1.1';
+
+class ProtocolError extends Error {
+  constructor(
+    readonly type: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export function ecrPlugin(services: EcrServices) {
+  return async function register(app: FastifyInstance): Promise<void> {
+    app.addContentTypeParser(JSON_11, { parseAs: 'buffer', bodyLimit: 32 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    app.post('/', async (req, reply) => {
+      const target = req.headers['x-amz-target'];
+      const op = typeof target === 'string' && target.startsWith(`${ECR_TARGET_PREFIX}.`) ? target.slice(ECR_TARGET_PREFIX.length + 1) : '';
+      req.operation = `ecr.${op || 'unknown'}`;
+      reply.header('x-amzn-RequestId', req.id);
+      try {
+        if (!(op in OPERATIONS)) throw new ProtocolError('UnknownOperationException', `unknown operation ${String(target ?? '')}`);
+        const name = op as EcrOperationName;
+        const raw = parseBody(req.body);
+        const spec = OPERATIONS[name];
+        const input = (spec.input ? readInput(spec.input, raw) : {}) as Record<string, unknown>;
+        const handler = ECR_HANDLERS[name] as EcrHandler<EcrOperationName> | undefined;
+        if (!handler) throw new ProtocolError('UnsupportedOperationException', `Berth does not support ${name} yet`);
+        const principal = services.access.anonymous();
+        const resource =
+          typeof input.repositoryName === 'string'
+            ? repositoryArn(services.account.region, services.account.id, input.repositoryName)
+            : `arn:aws:ecr:${services.account.region}:${services.account.id}:*`;
+        await services.access.authorize(principal, `ecr:${name}`, resource);
+        const call: EcrCall = { services, principal, baseUrl: `http://${req.headers.host ?? 'localhost'}` };
+        const output = await handler(call, input as never);
+        return await reply.code(200).header('Content-Type', JSON_11).send(JSON.stringify(writeOutput(output)));
+      } catch (err) {
+        return renderError(err, op, req, reply);
+      }
+    });
+    downloadRoute(app, services);
+  };
+}
+
+function parseBody(body: unknown): unknown {
+  if (!Buffer.isBuffer(body) || body.length === 0) return {};
+  try {
+    return JSON.parse(body.toString('utf8'));
+  } catch {
+    throw new ProtocolError('SerializationException', 'the request body is not valid JSON');
+  }
+}
+
+function renderError(err: unknown, op: string, req: FastifyRequest, reply: FastifyReply): FastifyReply {
+  let type: string;
+  let message: string;
+  if (err instanceof ProtocolError) {
+    type = err.type;
+    message = err.message;
+  } else if (isBerthError(err) && err.code !== 'INTERNAL') {
+    const declared: readonly string[] = op in OPERATIONS ? OPERATIONS[op as EcrOperationName].errors : [];
+    const candidates: readonly string[] = ECR_ERRORS[err.code];
+    type = candidates.find((c) => declared.includes(c)) ?? (declared.includes('InvalidParameterException') ? 'InvalidParameterException' : 'ValidationException');
+    message = err.message;
+  } else {
+    req.log.error({ err }, 'ECR request failed');
+    type = 'ServerException';
+    message = 'internal error; see the server log for this request id';
+  }
+  const status = err instanceof BerthError && err.code === 'INTERNAL' ? 500 : statusOf(type);
+  return reply
+    .code(status)
+    .header('Content-Type', JSON_11)
+    .header('x-amzn-ErrorType', type)
+    .send(JSON.stringify({ __type: type, message }));
+}
