@@ -1,0 +1,167 @@
+/**
+ * The lifecycle evaluator: one pure function used by the daily lifecycle job and by
+ * StartLifecyclePolicyPreview. ECR's semantics:
+ *
+ * - All rules are evaluated at the same time over the same images, then applied in priority
+ *   order (lowest `rulePriority` first). An image is acted on by at most one rule.
+ * - A rule's scope is the images of its storage class that meet its tagging requirements.
+ *   Once an image is in the scope of a rule it belongs to that rule: lower-priority rules
+ *   cannot act on it even if that rule kept it, but they still count it (a shielded image takes
+ *   a place in a lower rule's `imageCountMoreThan` total).
+ * - `imageCountMoreThan N`: the scope sorted by push time newest first (equal push times: lower
+ *   digest first); everything after the first N is selected. `since* N days`: selected when
+ *   strictly more than N * 86,400,000 ms have passed since the push, the last pull (the push when
+ *   never pulled) or the transition to archive (an archived image with no known transition time
+ *   is never selected).
+ * - Decisions come oldest push first; images carried along with their unit follow.
+ *
+ * Berth behaviour beyond ECR, always on (images as units):
+ * - A manifest listed by an index that is present (`childOf`) is never selected on its own, and
+ *   is neither counted nor shielding. When every parent index present is acted on, the child
+ *   goes with them: it transitions if some parent transitions, else it expires (decision with
+ *   the parent's rulePriority and `via` = parent digest). A kept parent keeps it. A child whose
+ *   parents are all absent is an ordinary image.
+ * - A referrer (`referrerOf` = subject digest) is never selected on its own; it gets the action
+ *   of its subject. Chains (a signature of an SBOM of an image) follow transitively.
+ * - With the `berth.protectTagPatterns` extension, protected images never get a decision
+ *   (they still count, like shielded images); a protected child stays when its index goes.
+ */
+import { anyTagMatchesAnyPattern, matchesTagRequirements } from './tags.js';
+import type { LifecycleActionType, LifecycleDecision, LifecycleImage, LifecyclePolicy, LifecycleRule } from './types.js';
+
+/** One `countUnit` day in milliseconds. */
+export const DAY_MS = 86_400_000;
+
+/**
+ * Decides what a lifecycle policy does to a repository's images at time `now` (epoch ms).
+ * Pure: the same inputs give the same decisions, in the same order.
+ */
+export function evaluateLifecyclePolicy(
+  policy: LifecyclePolicy,
+  images: readonly LifecycleImage[],
+  now: number,
+): LifecycleDecision[] {
+  const byDigest = new Map<string, LifecycleImage>();
+  for (const image of images) if (!byDigest.has(image.digest)) byDigest.set(image.digest, image);
+  const all = [...byDigest.values()];
+  const patterns = policy.berth?.protectTagPatterns ?? [];
+  const isProtected = (image: LifecycleImage): boolean =>
+    patterns.length > 0 && anyTagMatchesAnyPattern(patterns, image.tags);
+  const selectable = all.filter((image) => !isUnitMember(image, byDigest));
+  const rules = [...policy.rules].sort((a, b) => a.rulePriority - b.rulePriority);
+
+  // 1. Every rule on its own, over the same images.
+  const evaluated = rules.map((rule) => {
+    const scope = selectable.filter((image) => inScope(rule, image));
+    return { rule, scope, selected: selectedBy(rule, scope, now) };
+  });
+
+  // 2. Applied by priority: the first rule whose scope holds an image owns it.
+  const owned = new Set<string>();
+  const direct: LifecycleDecision[] = [];
+  for (const { rule, scope, selected } of evaluated) {
+    for (const image of scope) {
+      if (owned.has(image.digest)) continue;
+      owned.add(image.digest);
+      if (selected.has(image.digest) && !isProtected(image)) {
+        direct.push({ digest: image.digest, rulePriority: rule.rulePriority, action: rule.action.type });
+      }
+    }
+  }
+  direct.sort((a, b) => olderFirst(byDigest.get(a.digest), byDigest.get(b.digest)));
+  return [...direct, ...carryUnits(all, byDigest, direct, isProtected)];
+}
+
+function storageClassOf(image: LifecycleImage): 'standard' | 'archive' {
+  return image.storageClass ?? 'standard';
+}
+
+/** A referrer, or a child of an index that is present: acted on only with its unit. */
+function isUnitMember(image: LifecycleImage, byDigest: ReadonlyMap<string, LifecycleImage>): boolean {
+  if (image.referrerOf) return true;
+  return (image.childOf ?? []).some((p) => p !== image.digest && byDigest.has(p));
+}
+
+function inScope(rule: LifecycleRule, image: LifecycleImage): boolean {
+  return storageClassOf(image) === rule.selection.storageClass && matchesTagRequirements(rule.selection, image.tags);
+}
+
+function olderFirst(a: LifecycleImage | undefined, b: LifecycleImage | undefined): number {
+  if (a === undefined || b === undefined) return 0;
+  return a.pushedAt - b.pushedAt || (a.digest < b.digest ? 1 : a.digest > b.digest ? -1 : 0);
+}
+
+/** The digests a rule would act on if it were the only rule. */
+function selectedBy(rule: LifecycleRule, scope: readonly LifecycleImage[], now: number): Set<string> {
+  const { countType, countNumber } = rule.selection;
+  if (countType === 'imageCountMoreThan') {
+    const newestFirst = [...scope].sort((a, b) => olderFirst(b, a));
+    return new Set(newestFirst.slice(countNumber).map((image) => image.digest));
+  }
+  const limit = countNumber * DAY_MS;
+  const selected = new Set<string>();
+  for (const image of scope) {
+    const since =
+      countType === 'sinceImagePushed'
+        ? image.pushedAt
+        : countType === 'sinceImagePulled'
+          ? (image.lastPulledAt ?? image.pushedAt)
+          : (image.transitionedAt ?? null);
+    if (since !== null && now - since > limit) selected.add(image.digest);
+  }
+  return selected;
+}
+
+/** Children and referrers that go with the images already decided, to a fixed point. */
+function carryUnits(
+  all: readonly LifecycleImage[],
+  byDigest: ReadonlyMap<string, LifecycleImage>,
+  direct: readonly LifecycleDecision[],
+  isProtected: (image: LifecycleImage) => boolean,
+): LifecycleDecision[] {
+  const decided = new Map<string, LifecycleDecision>(direct.map((d) => [d.digest, d]));
+  const carried: LifecycleDecision[] = [];
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const image of all) {
+      if (decided.has(image.digest) || isProtected(image)) continue;
+      const decision = unitDecision(image, byDigest, decided);
+      if (decision === undefined) continue;
+      if (decision.action === 'transition' && storageClassOf(image) === 'archive') continue;
+      decided.set(image.digest, decision);
+      carried.push(decision);
+      changed = true;
+    }
+  }
+  return carried;
+}
+
+function unitDecision(
+  image: LifecycleImage,
+  byDigest: ReadonlyMap<string, LifecycleImage>,
+  decided: ReadonlyMap<string, LifecycleDecision>,
+): LifecycleDecision | undefined {
+  if (image.referrerOf) {
+    const subject = decided.get(image.referrerOf);
+    return subject && carry(image, subject, image.referrerOf);
+  }
+  const parents = (image.childOf ?? []).filter((p) => p !== image.digest && byDigest.has(p));
+  if (parents.length === 0) return undefined;
+  const parentDecisions: LifecycleDecision[] = [];
+  for (const p of parents) {
+    const d = decided.get(p);
+    if (d === undefined) return undefined; // a kept parent keeps the child
+    parentDecisions.push(d);
+  }
+  const pick = (action: LifecycleActionType): LifecycleDecision | undefined =>
+    parentDecisions.filter((d) => d.action === action).sort((a, b) => a.rulePriority - b.rulePriority)[0];
+  const chosen = pick('transition') ?? pick('expire');
+  return chosen && carry(image, chosen, chosen.digest);
+}
+
+function carry(image: LifecycleImage, from: LifecycleDecision, via: string): LifecycleDecision {
+  return { digest: image.digest, rulePriority: from.rulePriority, action: from.action, via };
+}
+
+export { summarizeLifecycleDecisions } from './summary.js';
+export type { LifecycleSummary, LifecycleRuleSummary } from './summary.js';

@@ -1,0 +1,15 @@
+/**
+ * Lifecycle policies, the pure core: parse and validate ECR's policy text (plus Berth's opt-in
+ * `berth` extensions), evaluate it over a repository's images, summarize the decisions.
+ */
+export {
+  parseLifecyclePolicy,
+  LIFECYCLE_POLICY_TEXT_MIN,
+  LIFECYCLE_POLICY_TEXT_MAX,
+  ARCHIVE_MINIMUM_DAYS,
+} from './policy.js';
+export { evaluateLifecyclePolicy, DAY_MS } from './evaluate.js';
+export { summarizeLifecycleDecisions } from './summary.js';
+export type { LifecycleSummary, LifecycleRuleSummary } from './summary.js';
+export { matchesTagPattern, matchesTagRequirements } from './tags.js';
+export type * from './types.js';
