@@ -34,6 +34,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
     forceCloseConnections: 'idle',
+    // Download URLs carry a signed token in the path.
+    routerOptions: { maxParamLength: 2048 },
   });
 
   const metrics = new Registry();
