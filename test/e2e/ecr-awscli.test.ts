@@ -1,0 +1,116 @@
+/**
+ * Debian's `aws` CLI (v2) against a real server: the repository and image workflow a CI
+ * pipeline scripts, with skopeo logging in through get-login-password and pushing; exit
+ * codes and printed errors are checked. Also the commit-hash pipeline on an IMMUTABLE
+ * repository.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeTempDir, removeDir, run, which } from '../support/clients.js';
+import { writeImageLayout } from '../support/oci-layout.js';
+import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
+import { Skopeo } from '../support/tools.js';
+
+// awscli v2 is /usr/bin/aws; an older v1 may shadow it in PATH.
+const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : which('aws');
+const reason = !AWS ? 'the aws CLI is not installed' : !which('skopeo') ? 'skopeo is not on PATH' : undefined;
+
+if (reason) it.skip(`aws CLI workflow (skipped: ${reason})`, () => {});
+
+describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
+  let server: RunningServer;
+  let tmp: string;
+  let skopeo: Skopeo;
+  const env = (): NodeJS.ProcessEnv => ({
+    ...process.env,
+    AWS_ACCESS_KEY_ID: 'AKIDBERTHTEST',
+    AWS_SECRET_ACCESS_KEY: 'berth-test-secret',
+    AWS_DEFAULT_REGION: 'us-east-1',
+    AWS_PAGER: '',
+    AWS_CONFIG_FILE: join(tmp, 'aws-config'),
+    AWS_SHARED_CREDENTIALS_FILE: join(tmp, 'aws-credentials'),
+  });
+  const aws = (...args: string[]) => run(AWS!, ['--endpoint-url', server.url, '--output', 'json', ...args], { env: env(), timeoutMs: 60_000 });
+  const awsJson = async <T>(...args: string[]): Promise<T> => {
+    const r = await aws(...args);
+    expect(r.code, r.stderr).toBe(0);
+    return JSON.parse(r.stdout) as T;
+  };
+
+  beforeAll(async () => {
+    server = await startBerth({ target: 'berth' });
+    tmp = await makeTempDir('berth-awscli-');
+    skopeo = await Skopeo.create(tmp);
+    await writeImageLayout(join(tmp, 'one'), { tag: 'v1', layers: [{ files: { 'app.txt': 'build one' } }] });
+    await writeImageLayout(join(tmp, 'two'), { tag: 'v1', layers: [{ files: { 'app.txt': 'build two' } }] });
+  });
+  afterAll(async () => {
+    await server?.stop();
+    await removeDir(tmp);
+  });
+  dumpServerLogsOnFailure(() => server);
+
+  it('creates a repository, logs in, pushes, describes, retags and deletes', async () => {
+    const created = await awsJson<{ repository: { repositoryUri: string } }>('ecr', 'create-repository', '--repository-name', 'cli/app');
+    expect(created.repository.repositoryUri).toBe(`${server.host}/cli/app`);
+    const dup = await aws('ecr', 'create-repository', '--repository-name', 'cli/app');
+    expect(dup.code).toBe(254);
+    expect(dup.stderr).toContain('RepositoryAlreadyExistsException');
+
+    const pw = await aws('ecr', 'get-login-password');
+    expect(pw.code).toBe(0);
+    const password = pw.stdout.trim();
+    expect(password).not.toContain(':');
+    const login = await skopeo.run(['login', '--tls-verify=false', '--authfile', join(tmp, 'auth.json'), '--username', 'AWS', '--password-stdin', server.host], { input: password });
+    expect(login.code, login.stderr).toBe(0);
+
+    await skopeo.copy(`oci:${join(tmp, 'one')}:v1`, `docker://${server.host}/cli/app:v1`);
+    await skopeo.copy(`oci:${join(tmp, 'two')}:v1`, `docker://${server.host}/cli/app:v2`);
+
+    const described = await awsJson<{ imageDetails: { imageTags: string[]; imageDigest: string; imageSizeInBytes: number }[] }>('ecr', 'describe-images', '--repository-name', 'cli/app');
+    expect(described.imageDetails.map((d) => d.imageTags).flat().sort()).toEqual(['v1', 'v2']);
+    expect(described.imageDetails.every((d) => d.imageSizeInBytes > 0)).toBe(true);
+    const listed = await awsJson<{ imageIds: { imageTag: string }[] }>('ecr', 'list-images', '--repository-name', 'cli/app');
+    expect(listed.imageIds.map((i) => i.imageTag).sort()).toEqual(['v1', 'v2']);
+
+    const got = await awsJson<{ images: { imageManifest: string; imageManifestMediaType: string }[] }>(
+      'ecr', 'batch-get-image', '--repository-name', 'cli/app', '--image-ids', 'imageTag=v1',
+    );
+    const manifest = got.images[0]!.imageManifest;
+    const put = await awsJson<{ image: { imageId: { imageTag: string } } }>(
+      'ecr', 'put-image', '--repository-name', 'cli/app', '--image-tag', 'stable', '--image-manifest', manifest, '--image-manifest-media-type', got.images[0]!.imageManifestMediaType,
+    );
+    expect(put.image.imageId.imageTag).toBe('stable');
+    const inspected = await skopeo.inspect(`docker://${server.host}/cli/app:stable`);
+    const v1 = await skopeo.inspect(`docker://${server.host}/cli/app:v1`);
+    expect(inspected.Digest).toBe(v1.Digest);
+
+    const del = await awsJson<{ imageIds: { imageTag: string }[]; failures: unknown[] }>('ecr', 'batch-delete-image', '--repository-name', 'cli/app', '--image-ids', 'imageTag=v2', 'imageTag=missing');
+    expect(del.imageIds.map((i) => i.imageTag)).toEqual(['v2']);
+    expect(del.failures).toHaveLength(1);
+
+    const notEmpty = await aws('ecr', 'delete-repository', '--repository-name', 'cli/app');
+    expect(notEmpty.code).toBe(254);
+    expect(notEmpty.stderr).toContain('RepositoryNotEmptyException');
+    await awsJson('ecr', 'delete-repository', '--repository-name', 'cli/app', '--force');
+    const gone = await aws('ecr', 'describe-images', '--repository-name', 'cli/app');
+    expect(gone.code).toBe(254);
+    expect(gone.stderr).toContain('RepositoryNotFoundException');
+  });
+
+  it('keeps a commit-hash tag in an IMMUTABLE repository from moving', async () => {
+    await awsJson('ecr', 'create-repository', '--repository-name', 'cli/pipeline', '--image-tag-mutability', 'IMMUTABLE');
+    const commit1 = '3f9c2a1';
+    await skopeo.copy(`oci:${join(tmp, 'one')}:v1`, `docker://${server.host}/cli/pipeline:${commit1}`);
+    const moved = await skopeo.run(['copy', '--dest-tls-verify=false', `oci:${join(tmp, 'two')}:v1`, `docker://${server.host}/cli/pipeline:${commit1}`]);
+    expect(moved.code).not.toBe(0);
+    expect(moved.stderr).toMatch(/immutable/i);
+    const still = await skopeo.inspect(`docker://${server.host}/cli/pipeline:${commit1}`);
+    const one = await skopeo.inspect(`oci:${join(tmp, 'one')}:v1`);
+    expect(still.Layers).toEqual(one.Layers);
+    await skopeo.copy(`oci:${join(tmp, 'two')}:v1`, `docker://${server.host}/cli/pipeline:8e7d6c5`);
+    const tags = await skopeo.listTags(`docker://${server.host}/cli/pipeline`);
+    expect(tags.Tags).toEqual([commit1, '8e7d6c5']);
+  });
+});
