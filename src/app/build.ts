@@ -20,6 +20,7 @@ import { AccessService } from '../services/access/access-service.js';
 import { ImageService } from '../services/registry/image-service.js';
 import { RepositoryService } from '../services/repositories/repository-service.js';
 import { TokenService } from '../services/tokens.js';
+import { CreationTemplates } from '../services/registry-config/creation-templates.js';
 
 export interface App {
   http: FastifyInstance;
@@ -91,6 +92,8 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       blobs: blobService,
       tokens: new TokenService(meta.registry, now),
       access: new AccessService(accountId),
+      templates: new CreationTemplates(meta.registry, now),
+      registrySettings: meta.registry,
       account: { id: accountId, region: config.registry.region },
       now,
     },

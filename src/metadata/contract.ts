@@ -211,6 +211,12 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(new Set(results).size).toBe(1);
       await store.registry.put(key, 'z');
       expect(await store.registry.get(key)).toBe('z');
+      await store.registry.put(`${key}/b`, '2');
+      await store.registry.put(`${key}/a`, '1');
+      await store.registry.put(`${key}x`, 'other');
+      expect(await store.registry.list(`${key}/`)).toEqual([{ key: `${key}/a`, value: '1' }, { key: `${key}/b`, value: '2' }]);
+      expect(await store.registry.delete(`${key}/a`)).toBe(true);
+      expect(await store.registry.delete(`${key}/a`)).toBe(false);
     });
 
     it('never loses an update among concurrent read-then-CAS transactions', async () => {

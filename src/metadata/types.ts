@@ -28,6 +28,10 @@ export interface RepositorySettings {
   encryption: { type: 'AES256' | 'KMS' | 'KMS_DSSE'; kmsKey?: string };
   /** Resource tags (ECR TagResource), in insertion order. */
   resourceTags: Record<string, string>;
+  /** The repository policy (SetRepositoryPolicy), as given. */
+  policyText?: string;
+  /** The lifecycle policy (PutLifecyclePolicy), as given. */
+  lifecyclePolicyText?: string;
 }
 
 export const DEFAULT_REPOSITORY_SETTINGS: Readonly<RepositorySettings> = Object.freeze<RepositorySettings>({
@@ -107,6 +111,10 @@ export interface RegistrySettingsStore {
   /** Stores `value` unless the key has one; returns the stored value either way. */
   putIfAbsent(key: string, value: string): Promise<string>;
   put(key: string, value: string): Promise<void>;
+  /** Deletes the key; true when it existed. */
+  delete(key: string): Promise<boolean>;
+  /** Entries whose key starts with `prefix`, in key order. */
+  list(prefix: string): Promise<{ key: string; value: string }[]>;
 }
 
 export interface BlobIndex {

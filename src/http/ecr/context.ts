@@ -6,6 +6,8 @@ import type { ManifestService } from '../../services/registry/manifest-service.j
 import type { UploadService } from '../../services/registry/upload-service.js';
 import type { RepositoryService } from '../../services/repositories/repository-service.js';
 import type { TokenService } from '../../services/tokens.js';
+import type { RegistrySettingsStore } from '../../metadata/types.js';
+import type { CreationTemplates } from '../../services/registry-config/creation-templates.js';
 import type { EcrOperationName, OperationTypes } from './generated/ecr-model.js';
 
 export interface EcrServices {
@@ -16,6 +18,8 @@ export interface EcrServices {
   blobs: BlobService;
   tokens: TokenService;
   access: AccessService;
+  templates: CreationTemplates;
+  registrySettings: RegistrySettingsStore;
   account: { id: string; region: string };
   now: () => number;
 }

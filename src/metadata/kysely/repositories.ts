@@ -95,4 +95,20 @@ export class KyselyRegistrySettings implements RegistrySettingsStore {
       .onConflict((oc) => oc.column('key').doUpdateSet({ value }))
       .execute();
   }
+
+  async delete(key: string): Promise<boolean> {
+    const r = await this.db.deleteFrom('registry_settings').where('key', '=', key).executeTakeFirst();
+    return Number(r.numDeletedRows) > 0;
+  }
+
+  async list(prefix: string): Promise<{ key: string; value: string }[]> {
+    // NOTE: a range on the key instead of LIKE, so `%` and `_` in prefixes mean themselves.
+    return this.db
+      .selectFrom('registry_settings')
+      .select(['key', 'value'])
+      .where('key', '>=', prefix)
+      .where('key', '<', `${prefix}\uffff`)
+      .orderBy('key')
+      .execute();
+  }
 }

@@ -181,4 +181,15 @@ export class ImageService {
     }
     return { layers, failures };
   }
+
+  /** Manifests whose subject is `subject`, in digest order, optionally only of some artifact types. */
+  async referrers(name: string, subject: string, o: { artifactTypes?: string[]; after?: string; limit: number }): Promise<{ rows: ManifestRow[]; next?: string }> {
+    const repo = await this.repository(name);
+    parseDigest(subject);
+    let rows = await this.meta.manifests.referrers(repo.id, subject);
+    if (o.artifactTypes && o.artifactTypes.length > 0) rows = rows.filter((r) => r.artifactType !== null && o.artifactTypes!.includes(r.artifactType));
+    if (o.after !== undefined) rows = rows.filter((r) => r.digest > o.after!);
+    const page = rows.slice(0, o.limit);
+    return rows.length > o.limit ? { rows: page, next: page[page.length - 1]!.digest } : { rows: page };
+  }
 }

@@ -61,7 +61,7 @@ export class ManifestService {
     }
     const now = this.ctx.now();
     await this.ctx.meta.tx(async (tx) => {
-      const repo = await pushTarget(tx.repositories, repository, now, this.ctx.settings.createOnPush);
+      const repo = await pushTarget(tx, repository, now, this.ctx.settings.createOnPush);
       const linked = await tx.blobs.linkedAmong(repo.id, parsed.blobs.map((b) => b.digest));
       const missingBlobs = parsed.blobs.filter((b) => !linked.has(b.digest));
       if (missingBlobs.length > 0) {

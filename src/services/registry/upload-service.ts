@@ -61,7 +61,7 @@ export class UploadService {
   async start(repository: string): Promise<UploadStatus> {
     validateRepositoryName(repository);
     const now = this.ctx.now();
-    const repo = await pushTarget(this.ctx.meta.repositories, repository, now, this.ctx.settings.createOnPush);
+    const repo = await pushTarget(this.ctx.meta, repository, now, this.ctx.settings.createOnPush);
     const id = randomUUID();
     await this.ctx.meta.uploads.create({ id, repositoryId: repo.id, storageKey: storageKeyFor(id), offset: 0, createdAt: now, updatedAt: now });
     this.hashes.set(id, { hash: hasher('sha256'), offset: 0 });
@@ -109,7 +109,7 @@ export class UploadService {
   async monolithic(repository: string, digest: string, body: AsyncIterable<unknown>, o: ChunkOptions = {}): Promise<CommittedBlob> {
     validateRepositoryName(repository);
     const expected = parseDigest(digest);
-    const repo = await pushTarget(this.ctx.meta.repositories, repository, this.ctx.now(), this.ctx.settings.createOnPush);
+    const repo = await pushTarget(this.ctx.meta, repository, this.ctx.now(), this.ctx.settings.createOnPush);
     const key = storageKeyFor(randomUUID());
     const hash = hasher(expected.algorithm);
     const writer = await this.ctx.blobs.writer(key, signalOpt(o.signal));
@@ -145,7 +145,7 @@ export class UploadService {
     if (!blob) return null;
     const now = this.ctx.now();
     const linked = await this.ctx.meta.tx(async (tx) => {
-      const repo = await pushTarget(tx.repositories, repository, now, this.ctx.settings.createOnPush);
+      const repo = await pushTarget(tx, repository, now, this.ctx.settings.createOnPush);
       if (!(await tx.blobs.get(digest))) return false;
       await tx.blobs.link(repo.id, digest, now);
       return true;

@@ -1,7 +1,8 @@
 import type { EcrHandlers } from '../context.js';
 import { imageHandlers } from './images.js';
 import { layerHandlers } from './layers.js';
+import { registryHandlers } from './registry.js';
 import { repositoryHandlers } from './repositories.js';
 
 /** Every implemented ECR operation. The rest of the model answers UnsupportedOperationException. */
-export const ECR_HANDLERS: EcrHandlers = { ...repositoryHandlers, ...imageHandlers, ...layerHandlers };
+export const ECR_HANDLERS: EcrHandlers = { ...repositoryHandlers, ...imageHandlers, ...layerHandlers, ...registryHandlers };
