@@ -20,6 +20,7 @@ import { AccessService } from '../services/access/access-service.js';
 import { ImageService } from '../services/registry/image-service.js';
 import { RepositoryService } from '../services/repositories/repository-service.js';
 import { TokenService } from '../services/tokens.js';
+import { LifecycleService } from '../services/lifecycle/lifecycle-service.js';
 import { CreationTemplates } from '../services/registry-config/creation-templates.js';
 
 export interface App {
@@ -81,12 +82,15 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
   const manifests = new ManifestService(ctx);
+  const repositories = new RepositoryService(meta, now);
+  const images = new ImageService(meta);
   const http = buildHttpServer({
     logger,
     services: { uploads, blobs: blobService, manifests },
     ecr: {
-      repositories: new RepositoryService(meta, now),
-      images: new ImageService(meta),
+      repositories,
+      images,
+      lifecycle: new LifecycleService(meta, repositories, images, now),
       manifests,
       uploads,
       blobs: blobService,

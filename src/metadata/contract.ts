@@ -202,6 +202,7 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.tags.ofMany(repo.id, [img, idx])).toEqual(new Map([[img, ['a', 'b']]]));
       expect(await store.tags.digestOf(repo.id, 'a')).toBe(img);
       expect(await store.tags.digestOf(repo.id, 'zz')).toBeNull();
+      expect(await store.manifests.childLinks(repo.id)).toEqual([{ parent: idx, child: img }]);
     });
 
     it('keeps registry settings, first writer wins on putIfAbsent', async () => {

@@ -139,6 +139,8 @@ export interface ManifestStore {
   delete(repositoryId: number, digest: string): Promise<boolean>;
   /** Which of `digests` are manifests stored in the repository. */
   presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
+  /** Every (index, child manifest) pair of the repository. */
+  childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
   parentsOf(repositoryId: number, digest: string): Promise<string[]>;
   /** Manifests of the repository ordered by digest, without content. */

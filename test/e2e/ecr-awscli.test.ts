@@ -99,6 +99,38 @@ describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
     expect(gone.stderr).toContain('RepositoryNotFoundException');
   });
 
+  it('previews a lifecycle policy with the CLI', async () => {
+    await awsJson('ecr', 'create-repository', '--repository-name', 'cli/lifecycle');
+    for (const tag of ['build-1', 'build-2', 'build-3']) {
+      await skopeo.copy(`oci:${join(tmp, tag === 'build-2' ? 'two' : 'one')}:v1`, `docker://${server.host}/cli/lifecycle:${tag}`);
+    }
+    await skopeo.copy(`oci:${join(tmp, 'two')}:v1`, `docker://${server.host}/cli/lifecycle:release-1`);
+    const policy = JSON.stringify({
+      rules: [
+        { rulePriority: 1, description: 'keep releases', selection: { tagStatus: 'tagged', tagPrefixList: ['release'], countType: 'imageCountMoreThan', countNumber: 10 }, action: { type: 'expire' } },
+        { rulePriority: 2, description: 'keep one build', selection: { tagStatus: 'tagged', tagPrefixList: ['build'], countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } },
+      ],
+    });
+    const invalid = JSON.stringify({ rules: [{ rulePriority: 1, description: 'zero is not a count', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 0 }, action: { type: 'expire' } }] });
+    const bad = await aws('ecr', 'put-lifecycle-policy', '--repository-name', 'cli/lifecycle', '--lifecycle-policy-text', invalid);
+    expect(bad.code).toBe(254);
+    expect(bad.stderr).toContain('InvalidParameterException');
+    expect(bad.stderr).toContain('countNumber');
+    await awsJson('ecr', 'put-lifecycle-policy', '--repository-name', 'cli/lifecycle', '--lifecycle-policy-text', policy);
+    const got = await awsJson<{ lifecyclePolicyText: string }>('ecr', 'get-lifecycle-policy', '--repository-name', 'cli/lifecycle');
+    expect(JSON.parse(got.lifecyclePolicyText)).toEqual(JSON.parse(policy));
+    const started = await awsJson<{ status: string }>('ecr', 'start-lifecycle-policy-preview', '--repository-name', 'cli/lifecycle');
+    expect(started.status).toBe('COMPLETE');
+    const preview = await awsJson<{ previewResults: { imageTags: string[]; appliedRulePriority: number; action: { type: string } }[]; summary: { expiringImageTotalCount: number } }>(
+      'ecr', 'get-lifecycle-policy-preview', '--repository-name', 'cli/lifecycle',
+    );
+    // "one" holds build-1 and build-3 (one image), "two" holds build-2 and release-1: the release
+    // rule shields "two", so the build rule keeps one image and nothing else is left to expire.
+    expect(preview.summary.expiringImageTotalCount).toBe(preview.previewResults.length);
+    expect(preview.previewResults.every((r) => r.appliedRulePriority === 2 && r.action.type === 'EXPIRE')).toBe(true);
+    expect(preview.previewResults.flatMap((r) => r.imageTags)).not.toContain('release-1');
+  });
+
   it('keeps a commit-hash tag in an IMMUTABLE repository from moving', async () => {
     await awsJson('ecr', 'create-repository', '--repository-name', 'cli/pipeline', '--image-tag-mutability', 'IMMUTABLE');
     const commit1 = '3f9c2a1';

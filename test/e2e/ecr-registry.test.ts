@@ -121,6 +121,44 @@ describe('registry-level ECR operations', () => {
     expect(reg.registryId).toMatch(/^\d{12}$/);
   });
 
+  it('validates, stores and deletes repository and registry policies', async () => {
+    const {
+      SetRepositoryPolicyCommand,
+      GetRepositoryPolicyCommand,
+      DeleteRepositoryPolicyCommand,
+      PutRegistryPolicyCommand,
+      GetRegistryPolicyCommand,
+      DeleteRegistryPolicyCommand,
+      RepositoryPolicyNotFoundException,
+      RegistryPolicyNotFoundException,
+    } = await import('@aws-sdk/client-ecr');
+    await ecr.send(new CreateRepositoryCommand({ repositoryName: 'pol/app' }));
+    const policy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'pull', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: ['ecr:BatchGetImage', 'ecr:GetDownloadUrlForLayer'] }],
+    });
+    await expect(ecr.send(new GetRepositoryPolicyCommand({ repositoryName: 'pol/app' }))).rejects.toBeInstanceOf(RepositoryPolicyNotFoundException);
+    await ecr.send(new SetRepositoryPolicyCommand({ repositoryName: 'pol/app', policyText: policy }));
+    expect((await ecr.send(new GetRepositoryPolicyCommand({ repositoryName: 'pol/app' }))).policyText).toBe(policy);
+    const bad = await ecr
+      .send(new SetRepositoryPolicyCommand({ repositoryName: 'pol/app', policyText: JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Maybe', Principal: '*', Action: 'ecr:*' }] }) }))
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(InvalidParameterException);
+    expect((bad as Error).message).toContain('Statement[0].Effect');
+    expect((await ecr.send(new DeleteRepositoryPolicyCommand({ repositoryName: 'pol/app' }))).policyText).toBe(policy);
+    await expect(ecr.send(new DeleteRepositoryPolicyCommand({ repositoryName: 'pol/app' }))).rejects.toBeInstanceOf(RepositoryPolicyNotFoundException);
+
+    await expect(ecr.send(new GetRegistryPolicyCommand({}))).rejects.toBeInstanceOf(RegistryPolicyNotFoundException);
+    const regPolicy = JSON.stringify({
+      Version: '2012-10-17',
+      Statement: [{ Sid: 'replicate', Effect: 'Allow', Principal: { AWS: 'arn:aws:iam::111122223333:root' }, Action: ['ecr:CreateRepository', 'ecr:ReplicateImage'], Resource: '*' }],
+    });
+    await ecr.send(new PutRegistryPolicyCommand({ policyText: regPolicy }));
+    expect((await ecr.send(new GetRegistryPolicyCommand({}))).policyText).toBe(regPolicy);
+    await ecr.send(new DeleteRegistryPolicyCommand({}));
+    await expect(ecr.send(new DeleteRegistryPolicyCommand({}))).rejects.toBeInstanceOf(RegistryPolicyNotFoundException);
+  });
+
   it('lists image referrers with artifact type filters', async () => {
     const subject = await pushManifest(server.url, 'refs/app', 'v1');
     await pushBlob(server.url, 'refs/app', '{}');

@@ -211,10 +211,10 @@ describe('ECR control plane via @aws-sdk/client-ecr', () => {
   });
 
   it('answers operations Berth does not implement yet with a clear error', async () => {
-    const { GetLifecyclePolicyCommand } = await import('@aws-sdk/client-ecr');
-    const err = await ecr.send(new GetLifecyclePolicyCommand({ repositoryName: 'sdk/one' })).catch((e: unknown) => e);
+    const { CreatePullThroughCacheRuleCommand } = await import('@aws-sdk/client-ecr');
+    const err = await ecr.send(new CreatePullThroughCacheRuleCommand({ ecrRepositoryPrefix: 'hub', upstreamRegistryUrl: 'registry-1.docker.io' })).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ECRServiceException);
     expect((err as Error).name).toBe('UnsupportedOperationException');
-    expect((err as Error).message).toContain('GetLifecyclePolicy');
+    expect((err as Error).message).toContain('CreatePullThroughCacheRule');
   });
 });

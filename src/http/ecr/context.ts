@@ -6,6 +6,7 @@ import type { ManifestService } from '../../services/registry/manifest-service.j
 import type { UploadService } from '../../services/registry/upload-service.js';
 import type { RepositoryService } from '../../services/repositories/repository-service.js';
 import type { TokenService } from '../../services/tokens.js';
+import type { LifecycleService } from '../../services/lifecycle/lifecycle-service.js';
 import type { RegistrySettingsStore } from '../../metadata/types.js';
 import type { CreationTemplates } from '../../services/registry-config/creation-templates.js';
 import type { EcrOperationName, OperationTypes } from './generated/ecr-model.js';
@@ -19,6 +20,7 @@ export interface EcrServices {
   tokens: TokenService;
   access: AccessService;
   templates: CreationTemplates;
+  lifecycle: LifecycleService;
   registrySettings: RegistrySettingsStore;
   account: { id: string; region: string };
   now: () => number;

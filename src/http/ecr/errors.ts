@@ -40,6 +40,7 @@ export const ECR_ERRORS = {
   POLICY_NOT_FOUND: ['RepositoryPolicyNotFoundException'],
   REGISTRY_POLICY_NOT_FOUND: ['RegistryPolicyNotFoundException'],
   LIFECYCLE_POLICY_NOT_FOUND: ['LifecyclePolicyNotFoundException'],
+  LIFECYCLE_PREVIEW_NOT_FOUND: ['LifecyclePolicyPreviewNotFoundException'],
   CONFLICT: ['InvalidParameterException'],
   ACCESS_DENIED: ['AccessDeniedException' as EcrErrorName],
   UNAUTHENTICATED: ['UnrecognizedClientException' as EcrErrorName],

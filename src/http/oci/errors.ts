@@ -58,6 +58,7 @@ export const OCI_ERRORS = {
   POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   REGISTRY_POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   LIFECYCLE_POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
+  LIFECYCLE_PREVIEW_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   CONFLICT: { code: 'DENIED', status: 409 },
   ACCESS_DENIED: { code: 'DENIED', status: 403 },
   UNAUTHENTICATED: { code: 'UNAUTHORIZED', status: 401 },

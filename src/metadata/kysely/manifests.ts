@@ -104,6 +104,16 @@ export class KyselyManifests implements ManifestStore {
     return new Set(rows.map((r) => r.digest));
   }
 
+  async childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]> {
+    return this.db
+      .selectFrom('manifest_refs')
+      .select(['parent_digest as parent', 'child_digest as child'])
+      .where('repository_id', '=', repositoryId)
+      .where('kind', '=', 'manifest')
+      .orderBy('parent_digest')
+      .execute();
+  }
+
   async parentsOf(repositoryId: number, digest: string): Promise<string[]> {
     const rows = await this.db
       .selectFrom('manifest_refs')

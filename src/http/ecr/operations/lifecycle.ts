@@ -1,0 +1,82 @@
+import type { LifecyclePreview } from '../../../services/lifecycle/lifecycle-service.js';
+import { checkRegistryId, type EcrHandlers } from '../context.js';
+import type { LifecyclePolicyPreviewResult } from '../generated/ecr-model.js';
+import { nextToken, readNextToken } from '../pagination.js';
+
+function previewResults(p: LifecyclePreview): LifecyclePolicyPreviewResult[] {
+  return p.results.map((r) => ({
+    ...(r.tags.length > 0 ? { imageTags: r.tags } : {}),
+    imageDigest: r.digest,
+    imagePushedAt: new Date(r.pushedAt),
+    action: r.action === 'expire' ? { type: 'EXPIRE' } : { type: 'TRANSITION', targetStorageClass: 'ARCHIVE' },
+    appliedRulePriority: r.rulePriority,
+    storageClass: 'STANDARD',
+  }));
+}
+
+/** Lifecycle policies and their preview (the scheduled expiry itself runs as a job). */
+export const lifecycleHandlers: EcrHandlers = {
+  async PutLifecyclePolicy(call, input) {
+    checkRegistryId(call, input.registryId);
+    await call.services.lifecycle.put(input.repositoryName, input.lifecyclePolicyText);
+    return { registryId: call.services.account.id, repositoryName: input.repositoryName, lifecyclePolicyText: input.lifecyclePolicyText };
+  },
+
+  async GetLifecyclePolicy(call, input) {
+    checkRegistryId(call, input.registryId);
+    const p = await call.services.lifecycle.get(input.repositoryName);
+    return {
+      registryId: call.services.account.id,
+      repositoryName: input.repositoryName,
+      lifecyclePolicyText: p.text,
+      ...(p.lastEvaluatedAt !== null ? { lastEvaluatedAt: new Date(p.lastEvaluatedAt) } : {}),
+    };
+  },
+
+  async DeleteLifecyclePolicy(call, input) {
+    checkRegistryId(call, input.registryId);
+    const p = await call.services.lifecycle.delete(input.repositoryName);
+    return {
+      registryId: call.services.account.id,
+      repositoryName: input.repositoryName,
+      lifecyclePolicyText: p.text,
+      ...(p.lastEvaluatedAt !== null ? { lastEvaluatedAt: new Date(p.lastEvaluatedAt) } : {}),
+    };
+  },
+
+  async StartLifecyclePolicyPreview(call, input) {
+    checkRegistryId(call, input.registryId);
+    // NOTE: the preview is computed before this call answers, so there is never one "in flight"
+    // to collide with; ECR's LifecyclePolicyPreviewInProgressException cannot happen here.
+    const p = await call.services.lifecycle.preview(input.repositoryName, input.lifecyclePolicyText);
+    return { registryId: call.services.account.id, repositoryName: input.repositoryName, lifecyclePolicyText: p.policyText, status: p.status };
+  },
+
+  async GetLifecyclePolicyPreview(call, input) {
+    checkRegistryId(call, input.registryId);
+    const p = await call.services.lifecycle.getPreview(input.repositoryName);
+    let results = previewResults(p);
+    if (input.imageIds && input.imageIds.length > 0) {
+      results = results.filter((r) => input.imageIds!.some((id) => id.imageDigest === r.imageDigest || (id.imageTag !== undefined && r.imageTags?.includes(id.imageTag))));
+    }
+    if (input.filter?.tagStatus === 'TAGGED') results = results.filter((r) => (r.imageTags?.length ?? 0) > 0);
+    if (input.filter?.tagStatus === 'UNTAGGED') results = results.filter((r) => (r.imageTags?.length ?? 0) === 0);
+    const after = await readNextToken(call, 'GetLifecyclePolicyPreview', `${input.repositoryName}@${p.evaluatedAt}`, input.nextToken);
+    const start = after === undefined ? 0 : Number(after);
+    const limit = input.maxResults ?? 100;
+    const page = results.slice(start, start + limit);
+    const transitioning = p.results.filter((r) => r.action === 'transition').length;
+    return {
+      registryId: call.services.account.id,
+      repositoryName: input.repositoryName,
+      lifecyclePolicyText: p.policyText,
+      status: p.status,
+      previewResults: page,
+      summary: {
+        expiringImageTotalCount: p.expiringCount,
+        ...(transitioning > 0 ? { transitioningImageTotalCounts: [{ targetStorageClass: 'ARCHIVE' as const, imageTotalCount: transitioning }] } : {}),
+      },
+      ...(start + limit < results.length ? { nextToken: await nextToken(call, 'GetLifecyclePolicyPreview', `${input.repositoryName}@${p.evaluatedAt}`, String(start + limit)) } : {}),
+    };
+  },
+};
