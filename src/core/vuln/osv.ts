@@ -31,21 +31,20 @@
  *   binary or source RPMs, so both names are tried there;
  * - PyPI names compare normalised (PEP 503), other names exactly.
  *
- * `fixedVersion` is the lowest `fixed` event of a range the version falls in
- * that is itself not affected by the record (a fix on one range may still be
- * inside another: GHSA-r683-j2x4-v87g puts node-fetch 2.6.7 inside
- * `[1.0, 3.1.1)`). Absent when the version only matched a `versions` list, the
- * range ends in `last_affected` or nothing (no fix yet), or every fix is
- * itself affected.
+ * `fixedVersion` is the lowest `fixed` event above the version, in any
+ * ECOSYSTEM/SEMVER range of the matching entries, that is itself not affected
+ * by the record (a fix on one range may lie inside another: the stored
+ * GHSA-r683-j2x4-v87g puts node-fetch 2.6.7 inside `[1.0, 3.1.1)`, so 2.6.0
+ * gets 3.1.1). Absent when there is no such version: the range ends in
+ * `last_affected` or nothing (no fix yet), or every later fix is affected.
  */
 
-import { parseOsvRecord, type OsvAffected, type OsvRange, type OsvRecord } from './osv-schema.js';
+import type { OsvAffected, OsvRange, OsvRecord } from './osv-schema.js';
 import { comparatorFor, isDistribution, parseEcosystem } from './versions/index.js';
 import * as goVersion from './versions/go.js';
 import * as semver from './versions/semver.js';
 
 export * from './osv-schema.js';
-export { parseOsvRecord };
 
 /** An installed package to check. */
 export interface PackageQuery {
@@ -93,7 +92,8 @@ function matchPackage(entry: OsvAffected, pkg: PackageQuery): string | undefined
   return name === pkg.name ? pkg.version : undefined;
 }
 
-function rangeComparator(range: OsvRange, ecosystem: string): Cmp {
+/** The ordering an OSV range is evaluated with: SEMVER precedence (Go's for `Go`) or the ecosystem's own. */
+export function rangeComparator(range: OsvRange, ecosystem: string): Cmp {
   if (range.type === 'SEMVER') return parseEcosystem(ecosystem).base === 'Go' ? goVersion.compare : semver.compare;
   return comparatorOrThrow(ecosystem);
 }
@@ -131,30 +131,31 @@ export function evaluateRange(range: OsvRange, v: string, cmp: Cmp): { vulnerabl
 }
 
 interface Match {
-  entry?: OsvAffected;
+  /** The first entry that found the version affected. */
+  entry: OsvAffected;
+  /** Every `fixed` event above the version in the matching entries. */
   fixes: string[];
 }
 
 function evaluate(record: OsvRecord, pkg: PackageQuery): Match | undefined {
   if (record.withdrawn !== undefined) return undefined;
-  let match: Match | undefined;
+  let entryHit: OsvAffected | undefined;
+  const fixes: string[] = [];
   for (const entry of record.affected) {
     const v = matchPackage(entry, pkg);
     if (v === undefined) continue;
     const eco = entry.package?.ecosystem ?? pkg.ecosystem;
     const c = comparatorFor(eco);
     const same = (x: string): boolean => x === v || (c !== undefined && c.isValid(x) && c.isValid(v) && c.compare(x, v) === 0);
-    const hit = (): Match => (match ??= { entry, fixes: [] });
-    if (entry.versions?.some(same)) hit();
+    if (entry.versions?.some(same)) entryHit ??= entry;
     for (const range of entry.ranges ?? []) {
       if (range.type === 'GIT') continue;
-      const r = evaluateRange(range, v, rangeComparator(range, eco));
-      if (!r.vulnerable) continue;
-      const m = hit();
-      if (r.fixed !== undefined) m.fixes.push(r.fixed);
+      const cmp = rangeComparator(range, eco);
+      if (evaluateRange(range, v, cmp).vulnerable) entryHit ??= entry;
+      for (const e of range.events) if ('fixed' in e && cmp(e.fixed, v) > 0) fixes.push(e.fixed);
     }
   }
-  return match;
+  return entryHit ? { entry: entryHit, fixes } : undefined;
 }
 
 /**
@@ -168,8 +169,5 @@ export function affects(record: OsvRecord, pkg: PackageQuery): AffectsResult {
   const fixedVersion = [...new Set(m.fixes)]
     .sort(cmp)
     .find((f) => evaluate(record, { ...pkg, version: f, sourceVersion: f }) === undefined);
-  const out: AffectsResult = { affected: true };
-  if (fixedVersion !== undefined) out.fixedVersion = fixedVersion;
-  if (m.entry) out.entry = m.entry;
-  return out;
+  return fixedVersion !== undefined ? { affected: true, fixedVersion, entry: m.entry } : { affected: true, entry: m.entry };
 }
