@@ -21,6 +21,9 @@ import { ImageService } from '../services/registry/image-service.js';
 import { RepositoryService } from '../services/repositories/repository-service.js';
 import { TokenService } from '../services/tokens.js';
 import { LifecycleService } from '../services/lifecycle/lifecycle-service.js';
+import { CredentialStore } from '../services/access/credentials.js';
+import { SecretBox } from '../services/access/secret-box.js';
+import { loadMasterKey } from './master-key.js';
 import { CreationTemplates } from '../services/registry-config/creation-templates.js';
 
 export interface App {
@@ -79,6 +82,19 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   };
   const now = ctx.now;
   const accountId = config.registry.accountId ?? (await meta.registry.putIfAbsent('account-id', generateAccountId()));
+  mkdirSync(resolve(config.dataDir), { recursive: true });
+  const credentials = new CredentialStore(meta.registry, new SecretBox(loadMasterKey(config)), accountId);
+  const generated = await credentials.init(
+    { ...(config.rootAccessKeyId ? { accessKeyId: config.rootAccessKeyId } : {}), ...(config.rootSecretAccessKey ? { secretAccessKey: config.rootSecretAccessKey } : {}) },
+    resolve(config.dataDir, 'root-credentials'),
+  );
+  if (generated) {
+    // Shown once, on the terminal only (never through the JSON log).
+    process.stderr.write(
+      `\nBerth generated the root access key of account ${accountId}:\n  AWS_ACCESS_KEY_ID=${generated.accessKeyId}\n  AWS_SECRET_ACCESS_KEY=${generated.secretAccessKey}\n` +
+        `It is also in ${generated.file ?? '(not written)'} (readable only by you). It is not shown again.\n\n`,
+    );
+  }
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
   const manifests = new ManifestService(ctx);
@@ -96,6 +112,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       blobs: blobService,
       tokens: new TokenService(meta.registry, now),
       access: new AccessService(accountId),
+      credentials,
       templates: new CreationTemplates(meta.registry, now),
       registrySettings: meta.registry,
       account: { id: accountId, region: config.registry.region },

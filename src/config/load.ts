@@ -120,6 +120,6 @@ function deepFreeze<T>(o: T): T {
 /** The configuration with secrets replaced, for the startup log. */
 export function redact(c: Config): unknown {
   return JSON.parse(
-    JSON.stringify(c, (k, v: unknown) => (/secret|password/i.test(k) && typeof v === 'string' ? '***' : k === 'url' && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//***@') : v)),
+    JSON.stringify(c, (k, v: unknown) => (/secret|password|masterkey$/i.test(k) && typeof v === 'string' ? '***' : k === 'url' && typeof v === 'string' ? v.replace(/\/\/[^@/]*@/, '//***@') : v)),
   );
 }

@@ -16,6 +16,15 @@ export const ConfigSchema = Type.Object(
     dataDir: Type.String({ default: './berth-data', minLength: 1, description: 'directory for the SQLite database and blobs' }),
     workers: Type.Integer({ default: 1, minimum: 1, maximum: 64, description: 'HTTP worker processes sharing the port' }),
     shutdownTimeoutSeconds: Type.Number({ default: 30, minimum: 0, description: 'how long in-flight requests may finish on SIGTERM' }),
+    rootAccessKeyId: Type.Optional(Type.String({ pattern: '^[A-Z0-9]{16,128}$', description: 'root access key id (BERTH_ROOT_ACCESS_KEY_ID); generated on first start when unset' })),
+    rootSecretAccessKey: Type.Optional(Type.String({ minLength: 16, description: 'root secret access key (BERTH_ROOT_SECRET_ACCESS_KEY)' })),
+    auth: Type.Object(
+      {
+        masterKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: 'base64 of 32 random bytes; encrypts stored secrets (all nodes need the same)' })),
+        masterKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/master.key, created on first start' })),
+      },
+      { ...Strict, default: {} },
+    ),
     log: Type.Object({ level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }) }, { ...Strict, default: {} }),
     storage: Type.Object(
       {

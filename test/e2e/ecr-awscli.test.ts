@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeDir, run, which } from '../support/clients.js';
 import { writeImageLayout } from '../support/oci-layout.js';
-import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
+import { TEST_ROOT_CREDENTIALS, dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { Skopeo } from '../support/tools.js';
 
 // awscli v2 is /usr/bin/aws; an older v1 may shadow it in PATH.
@@ -24,8 +24,8 @@ describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
   let skopeo: Skopeo;
   const env = (): NodeJS.ProcessEnv => ({
     ...process.env,
-    AWS_ACCESS_KEY_ID: 'AKIDBERTHTEST',
-    AWS_SECRET_ACCESS_KEY: 'berth-test-secret',
+    AWS_ACCESS_KEY_ID: TEST_ROOT_CREDENTIALS.accessKeyId,
+    AWS_SECRET_ACCESS_KEY: TEST_ROOT_CREDENTIALS.secretAccessKey,
     AWS_DEFAULT_REGION: 'us-east-1',
     AWS_PAGER: '',
     AWS_CONFIG_FILE: join(tmp, 'aws-config'),

@@ -25,7 +25,7 @@ import {
   UpdateRepositoryCreationTemplateCommand,
 } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
+import { TEST_ROOT_CREDENTIALS, dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 
 const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -51,7 +51,7 @@ async function pushManifest(url: string, repo: string, tag: string, extra: Recor
 }
 
 function client(server: RunningServer): ECRClient {
-  return new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'x' } });
+  return new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { ...TEST_ROOT_CREDENTIALS } });
 }
 
 describe('registry-level ECR operations', () => {

@@ -39,7 +39,7 @@ import {
   ECRServiceException,
 } from '@aws-sdk/client-ecr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
+import { TEST_ROOT_CREDENTIALS, dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 
 const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -49,7 +49,7 @@ let ecr: ECRClient;
 
 beforeAll(async () => {
   server = await startBerth({ target: 'berth' });
-  ecr = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIDTEST', secretAccessKey: 'test-secret' } });
+  ecr = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { ...TEST_ROOT_CREDENTIALS } });
 });
 afterAll(async () => {
   ecr?.destroy();
@@ -208,6 +208,46 @@ describe('ECR control plane via @aws-sdk/client-ecr', () => {
     expect(password).toMatch(/^[A-Za-z0-9_.-]+$/);
     expect(data.expiresAt!.getTime() - Date.now()).toBeGreaterThan(11 * 3600 * 1000);
     expect(data.proxyEndpoint).toBe(server.url);
+  });
+
+  it('refuses unsigned requests and wrong credentials', async () => {
+    const unsigned = await fetch(server.url, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerRegistry_V20150921.DescribeRepositories' },
+    });
+    expect(unsigned.status).toBe(403);
+    expect(unsigned.headers.get('x-amzn-errortype')).toBe('UnrecognizedClientException');
+    expect(((await unsigned.json()) as { __type: string }).__type).toBe('UnrecognizedClientException');
+    const wrong = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: TEST_ROOT_CREDENTIALS.accessKeyId, secretAccessKey: 'not-the-secret' } });
+    const err = await wrong.send(new DescribeRepositoriesCommand({})).catch((e: unknown) => e);
+    expect((err as Error).name).toBe('UnrecognizedClientException');
+    expect((err as Error).message).toContain('signature');
+    const unknown = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: 'AKIANOBODY0000000000', secretAccessKey: 'x' } });
+    expect(((await unknown.send(new DescribeRepositoriesCommand({})).catch((e: unknown) => e)) as Error).name).toBe('UnrecognizedClientException');
+    wrong.destroy();
+    unknown.destroy();
+  });
+
+  it('generates a root key on first start when none is given, and keeps it across restarts', async () => {
+    const { readFile, stat } = await import('node:fs/promises');
+    const { join } = await import('node:path');
+    const fresh = await startBerth({ target: 'berth', env: { BERTH_ROOT_ACCESS_KEY_ID: undefined, BERTH_ROOT_SECRET_ACCESS_KEY: undefined } });
+    try {
+      const file = join(fresh.dataDir, 'root-credentials');
+      expect((await stat(file)).mode & 0o777).toBe(0o600);
+      const text = await readFile(file, 'utf8');
+      const accessKeyId = /AWS_ACCESS_KEY_ID=(\S+)/.exec(text)![1]!;
+      const secretAccessKey = /AWS_SECRET_ACCESS_KEY=(\S+)/.exec(text)![1]!;
+      expect(fresh.logs()).toContain(accessKeyId);
+      expect(fresh.logs().split('\n').filter((l) => l.startsWith('{')).join('\n')).not.toContain(secretAccessKey);
+      await fresh.restart();
+      const c = new ECRClient({ endpoint: fresh.url, region: 'us-east-1', credentials: { accessKeyId, secretAccessKey } });
+      await c.send(new CreateRepositoryCommand({ repositoryName: 'generated/key' }));
+      c.destroy();
+    } finally {
+      await fresh.stop();
+    }
   });
 
   it('answers operations Berth does not implement yet with a clear error', async () => {

@@ -17,6 +17,13 @@ import { RecordingProxy } from './recording-proxy.js';
 
 export type E2ETarget = 'berth' | 'distribution';
 
+/** The root access key every test server starts with (BERTH_ROOT_ACCESS_KEY_ID / _SECRET_ACCESS_KEY). */
+// NOTE: not frozen: the AWS SDK records where credentials came from on the object it is given.
+export const TEST_ROOT_CREDENTIALS = {
+  accessKeyId: 'AKIABERTHE2ETESTKEY1',
+  secretAccessKey: 'berth-e2e-root-secret-0123456789abcdef',
+} as const;
+
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 export function e2eTarget(): E2ETarget {
@@ -174,7 +181,15 @@ class ServerProcess implements RunningServer {
     this.append(`\n[e2e] starting: ${bin} ${args.join(' ')}\n`);
     const child = spawn(bin, args, {
       cwd: REPO_ROOT,
-      env: { ...process.env, ...(this.opts.env ?? {}) },
+      // An `undefined` in opts.env removes the variable (for example to let Berth generate its root key).
+      env: Object.fromEntries(
+        Object.entries({
+          ...process.env,
+          BERTH_ROOT_ACCESS_KEY_ID: TEST_ROOT_CREDENTIALS.accessKeyId,
+          BERTH_ROOT_SECRET_ACCESS_KEY: TEST_ROOT_CREDENTIALS.secretAccessKey,
+          ...(this.opts.env ?? {}),
+        }).filter(([, v]) => v !== undefined),
+      ),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;

@@ -8,6 +8,7 @@ import type { RepositoryService } from '../../services/repositories/repository-s
 import type { TokenService } from '../../services/tokens.js';
 import type { LifecycleService } from '../../services/lifecycle/lifecycle-service.js';
 import type { RegistrySettingsStore } from '../../metadata/types.js';
+import type { CredentialStore } from '../../services/access/credentials.js';
 import type { CreationTemplates } from '../../services/registry-config/creation-templates.js';
 import type { EcrOperationName, OperationTypes } from './generated/ecr-model.js';
 
@@ -19,6 +20,7 @@ export interface EcrServices {
   blobs: BlobService;
   tokens: TokenService;
   access: AccessService;
+  credentials: CredentialStore;
   templates: CreationTemplates;
   lifecycle: LifecycleService;
   registrySettings: RegistrySettingsStore;

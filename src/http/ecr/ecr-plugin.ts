@@ -10,11 +10,17 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { repositoryArn } from '../../core/arn.js';
 import { BerthError, isBerthError } from '../../core/errors.js';
 import type { EcrCall, EcrHandler, EcrServices } from './context.js';
-import { ECR_ERRORS, statusOf } from './errors.js';
+import { ECR_ERRORS, PROTOCOL_ERRORS, statusOf } from './errors.js';
 import { ECR_TARGET_PREFIX, OPERATIONS, type EcrOperationName } from './generated/ecr-model.js';
 import { ECR_HANDLERS } from './operations/index.js';
 import { readInput, writeOutput } from './shapes.js';
 import { downloadRoute } from './download.js';
+import { createHash } from 'node:crypto';
+import { verifySigV4 } from '../../core/sigv4.js';
+
+function sha256Hex(body: unknown): string {
+  return createHash('sha256').update(Buffer.isBuffer(body) ? body : Buffer.alloc(0)).digest('hex');
+}
 
 const JSON_11 = 'application/x-amz-json-1.1';
 
@@ -36,6 +42,12 @@ export function ecrPlugin(services: EcrServices) {
       req.operation = `ecr.${op || 'unknown'}`;
       reply.header('x-amzn-RequestId', req.id);
       try {
+        // Who is asking comes first: nothing about the request is examined for an unsigned caller.
+        const who = await verifySigV4(
+          { method: req.method, path: (req.raw.url ?? '/').split('?')[0] ?? '/', query: (req.raw.url ?? '').split('?')[1] ?? '', headers: req.headers, bodySha256: sha256Hex(req.body) },
+          { services: ['ecr'], secretOf: (id) => services.credentials.secretOf(id), now: services.now() },
+        );
+        const principal = services.credentials.principalOf(who.accessKeyId);
         if (!(op in OPERATIONS)) throw new ProtocolError('UnknownOperationException', `unknown operation ${String(target ?? '')}`);
         const name = op as EcrOperationName;
         const raw = parseBody(req.body);
@@ -43,7 +55,6 @@ export function ecrPlugin(services: EcrServices) {
         const input = (spec.input ? readInput(spec.input, raw) : {}) as Record<string, unknown>;
         const handler = ECR_HANDLERS[name] as EcrHandler<EcrOperationName> | undefined;
         if (!handler) throw new ProtocolError('UnsupportedOperationException', `Berth does not support ${name} yet`);
-        const principal = services.access.anonymous();
         const resource =
           typeof input.repositoryName === 'string'
             ? repositoryArn(services.account.region, services.account.id, input.repositoryName)
@@ -78,7 +89,7 @@ function renderError(err: unknown, op: string, req: FastifyRequest, reply: Fasti
   } else if (isBerthError(err) && err.code !== 'INTERNAL') {
     const declared: readonly string[] = op in OPERATIONS ? OPERATIONS[op as EcrOperationName].errors : [];
     const candidates: readonly string[] = ECR_ERRORS[err.code];
-    type = candidates.find((c) => declared.includes(c)) ?? (declared.includes('InvalidParameterException') ? 'InvalidParameterException' : 'ValidationException');
+    type = candidates.find((c) => declared.includes(c) || PROTOCOL_ERRORS.has(c)) ?? (declared.includes('InvalidParameterException') ? 'InvalidParameterException' : 'ValidationException');
     message = err.message;
   } else {
     req.log.error({ err }, 'ECR request failed');

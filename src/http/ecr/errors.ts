@@ -53,6 +53,6 @@ export const PROTOCOL_ERRORS = new Set(['AccessDeniedException', 'UnrecognizedCl
 /** The HTTP status of an ECR error name. */
 export function statusOf(name: string): number {
   if (name === 'ServerException') return 500;
-  if (name === 'AccessDeniedException' || name === 'UnrecognizedClientException') return 403;
+  if (name === 'AccessDeniedException' || name === 'UnrecognizedClientException' || name === 'InvalidSignatureException') return 403;
   return 400;
 }
