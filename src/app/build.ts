@@ -24,11 +24,18 @@ import { LifecycleService } from '../services/lifecycle/lifecycle-service.js';
 import { CredentialStore } from '../services/access/credentials.js';
 import { SecretBox } from '../services/access/secret-box.js';
 import { loadMasterKey } from './master-key.js';
+import { GcService, type GcReport } from '../services/gc/gc-service.js';
+import { Scheduler } from '../services/jobs/scheduler.js';
+import type { MetadataStore } from '../metadata/types.js';
 import { CreationTemplates } from '../services/registry-config/creation-templates.js';
 
 export interface App {
   http: FastifyInstance;
   uploads: UploadService;
+  gc: GcService;
+  lifecycle: LifecycleService;
+  scheduler: Scheduler;
+  meta: MetadataStore;
   close(): Promise<void>;
 }
 
@@ -100,13 +107,25 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const manifests = new ManifestService(ctx);
   const repositories = new RepositoryService(meta, now);
   const images = new ImageService(meta);
+  const lifecycle = new LifecycleService(meta, repositories, images, now);
+  const gc = new GcService(meta, blobs, now, logger);
+  const scheduler = new Scheduler(
+    meta.schedules,
+    [
+      { name: 'gc', intervalMs: config.gc.intervalSeconds * 1000, run: async () => summarize(await gc.run({ graceMs: config.gc.graceSeconds * 1000 })) },
+      { name: 'lifecycle', intervalMs: config.lifecycle.intervalSeconds * 1000, run: () => lifecycle.applyAll() },
+      { name: 'upload-purge', intervalMs: config.uploads.purgeIntervalSeconds * 1000, run: async () => ({ purged: await uploads.purgeStale() }) },
+    ],
+    now,
+    logger,
+  );
   const http = buildHttpServer({
     logger,
     services: { uploads, blobs: blobService, manifests },
     ecr: {
       repositories,
       images,
-      lifecycle: new LifecycleService(meta, repositories, images, now),
+      lifecycle,
       manifests,
       uploads,
       blobs: blobService,
@@ -123,7 +142,12 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   return {
     http,
     uploads,
+    gc,
+    lifecycle,
+    scheduler,
+    meta,
     async close() {
+      await scheduler.stop();
       await http.close();
       await blobs.close();
       await meta.close();
@@ -134,4 +158,9 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
 /** A 12-digit account id for a registry that was not given one. */
 function generateAccountId(): string {
   return String(randomInt(1, 10)) + Array.from({ length: 11 }, () => String(randomInt(0, 10))).join('');
+}
+
+function summarize(r: GcReport): Omit<GcReport, 'digests'> {
+  const { digests: _omit, ...rest } = r;
+  return rest;
 }

@@ -12,32 +12,23 @@ import type { Config } from '../config/schema.js';
 export async function serve(config: Config): Promise<void> {
   const logger = pino({ level: config.log.level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime });
   if (config.workers > 1 && cluster.isPrimary) return supervise(config, logger);
-  await runNode(config, logger, cluster.isPrimary || cluster.worker?.id === 1);
+  await runNode(config, logger);
 }
 
-async function runNode(config: Config, logger: Logger, housekeeping: boolean): Promise<void> {
+async function runNode(config: Config, logger: Logger): Promise<void> {
   if (cluster.isPrimary) logger.info({ config: redact(config) }, 'starting berth');
   const app = await buildApp(config, logger);
   const { host, port } = splitListen(config.listen);
   await app.http.listen({ host, port });
   logger.info({ listen: config.listen }, 'berth is listening');
 
-  let timer: NodeJS.Timeout | undefined;
-  if (housekeeping) {
-    timer = setInterval(() => {
-      app.uploads.purgeStale().then(
-        (n) => n > 0 && logger.info({ purged: n }, 'purged abandoned uploads'),
-        (err: unknown) => logger.error({ err }, 'upload purge failed'),
-      );
-    }, config.uploads.purgeIntervalSeconds * 1000);
-    timer.unref();
-  }
+  // Every node runs the scheduler; each due run is claimed through the database, so it happens once.
+  await app.scheduler.start(config.scheduler.tickSeconds * 1000);
 
   let stopping = false;
   const stop = (signal: string): void => {
     if (stopping) return;
     stopping = true;
-    clearInterval(timer);
     logger.info({ signal }, 'shutting down: finishing in-flight requests');
     const force = setTimeout(() => {
       logger.warn('shutdown timed out; exiting with requests still running');

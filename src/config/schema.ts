@@ -72,6 +72,21 @@ export const ConfigSchema = Type.Object(
       },
       { ...Strict, default: {} },
     ),
+    gc: Type.Object(
+      {
+        graceSeconds: Type.Integer({ default: 3600, minimum: 0, description: 'a blob unused for less than this is never reclaimed' }),
+        intervalSeconds: Type.Integer({ default: 86_400, minimum: 1, description: 'how often garbage collection runs' }),
+      },
+      { ...Strict, default: {} },
+    ),
+    lifecycle: Type.Object(
+      { intervalSeconds: Type.Integer({ default: 86_400, minimum: 1, description: 'how often lifecycle policies are applied' }) },
+      { ...Strict, default: {} },
+    ),
+    scheduler: Type.Object(
+      { tickSeconds: Type.Number({ default: 30, minimum: 0.1, description: 'how often a node checks for due scheduled work' }) },
+      { ...Strict, default: {} },
+    ),
     registry: Type.Object(
       {
         maxManifestBytes: Type.Integer({ default: 4 * 1024 * 1024, minimum: 1024, maximum: 64 * 1024 * 1024 }),

@@ -220,6 +220,53 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.registry.delete(`${key}/a`)).toBe(false);
     });
 
+    it('finds garbage-collection candidates and removes them only while unused and old', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const tag = randomUUID().slice(0, 8);
+      const used = d(`f1${tag}`);
+      const unused = d(`f2${tag}`);
+      const fresh = d(`f3${tag}`);
+      for (const [digest, at] of [[used, 10], [unused, 10], [fresh, 10]] as const) {
+        await store.blobs.insert({ digest, size: 7, storageKey: `gc/${tag}/${digest.slice(-12)}`, createdAt: at });
+        await store.blobs.link(repo.id, digest, at);
+      }
+      await store.blobs.link(repo.id, fresh, 500);
+      await store.manifests.put(manifest(repo.id, d(`f4${tag}`)), Buffer.from('{}'), [{ digest: used, kind: 'blob' }]);
+      const candidates = (await store.blobs.gcCandidates(100, undefined, 10_000)).map((b) => b.digest);
+      expect(candidates).toContain(unused);
+      expect(candidates).not.toContain(used);
+      expect(candidates).not.toContain(fresh);
+      expect(await store.tx((tx) => tx.blobs.removeIfUnused(used, 100))).toBeNull();
+      expect(await store.tx((tx) => tx.blobs.removeIfUnused(fresh, 100))).toBeNull();
+      expect((await store.tx((tx) => tx.blobs.removeIfUnused(unused, 100)))?.digest).toBe(unused);
+      expect(await store.blobs.get(unused)).toBeNull();
+      expect(await store.blobs.getLinked(repo.id, unused)).toBeNull();
+      expect(await store.blobs.hasStorageKey(`gc/${tag}/${unused.slice(-12)}`)).toBe(false);
+      expect(await store.blobs.hasStorageKey(`gc/${tag}/${used.slice(-12)}`)).toBe(true);
+    });
+
+    it('fires a due schedule for exactly one of several concurrent claimers', async () => {
+      const name = `s-${randomUUID()}`;
+      await store.schedules.ensure(name, 1000, 50);
+      expect(await store.schedules.claimDue(name, 10)).toBe(false);
+      const wins = await Promise.all(Array.from({ length: 6 }, () => store.schedules.claimDue(name, 100)));
+      expect(wins.filter(Boolean)).toHaveLength(1);
+      expect((await store.schedules.get(name))?.nextRunAt).toBe(1100);
+      await store.schedules.finish(name, 120, '{"ok":true}');
+      expect((await store.schedules.get(name))?.lastResult).toBe('{"ok":true}');
+      await store.schedules.trigger(name);
+      expect(await store.schedules.claimDue(name, 130)).toBe(true);
+    });
+
+    it('appends audit events and lists them in order', async () => {
+      const action = `test.${randomUUID().slice(0, 8)}`;
+      await store.audit.record({ at: 1, actor: 'a', action, repository: 'r', detail: { n: 1 } });
+      await store.audit.record({ at: 2, actor: 'b', action });
+      const events = await store.audit.list({ limit: 10, action });
+      expect(events.map((e) => [e.actor, e.repository, e.detail])).toEqual([['a', 'r', { n: 1 }], ['b', null, null]]);
+      expect(await store.audit.list({ limit: 10, action, afterId: events[0]!.id })).toHaveLength(1);
+    });
+
     it('never loses an update among concurrent read-then-CAS transactions', async () => {
       const repo = await store.repositories.ensure(repoName(), 1);
       const id = randomUUID();

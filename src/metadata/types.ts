@@ -127,8 +127,21 @@ export interface BlobIndex {
   unlink(repositoryId: number, digest: string): Promise<boolean>;
   /** The blob when it is linked to the repository, else null. */
   getLinked(repositoryId: number, digest: string): Promise<BlobRow | null>;
-  /** Which of `digests` are linked to the repository (locks those links inside a tx on PostgreSQL). */
+  /** Which of `digests` are linked to the repository (share-locks links and blob rows inside a tx on PostgreSQL). */
   linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
+  /**
+   * Blobs no manifest references whose row and links are all older than `olderThan`
+   * (garbage-collection candidates), in digest order after `after`.
+   */
+  gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]>;
+  /**
+   * Inside a tx: locks the blob row, re-checks that it is still unused and old, and then
+   * deletes its links and row. Returns the removed row (its object is the caller's to
+   * delete), or null when the blob is in use again.
+   */
+  removeIfUnused(digest: string, olderThan: number): Promise<BlobRow | null>;
+  /** Whether some blob row points at this storage key. */
+  hasStorageKey(key: string): Promise<boolean>;
 }
 
 export interface ManifestStore {
@@ -177,6 +190,41 @@ export interface UploadStore {
   listStale(before: number, limit: number): Promise<UploadRow[]>;
 }
 
+export interface ScheduleRow {
+  name: string;
+  intervalMs: number;
+  nextRunAt: number;
+  lastStartedAt: number | null;
+  lastFinishedAt: number | null;
+  lastResult: string | null;
+}
+
+/** Periodic work that must run once per interval across every node sharing the database. */
+export interface ScheduleStore {
+  /** Creates the schedule (first run at `firstRunAt`) or updates its interval. */
+  ensure(name: string, intervalMs: number, firstRunAt: number): Promise<void>;
+  /** Compare-and-set: true for exactly one caller when the schedule is due; moves its next run on. */
+  claimDue(name: string, now: number): Promise<boolean>;
+  finish(name: string, now: number, result: string): Promise<void>;
+  get(name: string): Promise<ScheduleRow | null>;
+  /** Makes the schedule due now (run on demand). */
+  trigger(name: string): Promise<void>;
+}
+
+export interface AuditEvent {
+  id: number;
+  at: number;
+  actor: string;
+  action: string;
+  repository: string | null;
+  detail: unknown;
+}
+
+export interface AuditLog {
+  record(e: { at: number; actor: string; action: string; repository?: string; detail?: unknown }): Promise<void>;
+  list(o: { afterId?: number; limit: number; action?: string }): Promise<AuditEvent[]>;
+}
+
 export interface MetadataTx {
   readonly repositories: RepositoryStore;
   readonly blobs: BlobIndex;
@@ -184,6 +232,8 @@ export interface MetadataTx {
   readonly tags: TagStore;
   readonly uploads: UploadStore;
   readonly registry: RegistrySettingsStore;
+  readonly schedules: ScheduleStore;
+  readonly audit: AuditLog;
 }
 
 export interface MetadataStore extends MetadataTx {

@@ -39,7 +39,8 @@ export class KyselyBlobs implements BlobIndex {
     await this.db
       .insertInto('repository_blobs')
       .values({ repository_id: repositoryId, digest, created_at: now })
-      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
+      // NOTE: a fresh link restarts the blob's garbage-collection grace period.
+      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
       .execute();
   }
 
@@ -66,14 +67,57 @@ export class KyselyBlobs implements BlobIndex {
   async linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();
     let q = this.db
-      .selectFrom('repository_blobs')
-      .select('digest')
-      .where('repository_id', '=', repositoryId)
-      .where('digest', 'in', [...new Set(digests)]);
-    // NOTE: inside a PostgreSQL transaction this holds the links until commit, so a
-    // concurrent unlink cannot slip between the manifest's check and its insert.
+      .selectFrom('repository_blobs as l')
+      .innerJoin('blobs as b', 'b.digest', 'l.digest')
+      .select('l.digest')
+      .where('l.repository_id', '=', repositoryId)
+      .where('l.digest', 'in', [...new Set(digests)]);
+    // NOTE: inside a PostgreSQL transaction this share-locks the links and the blob rows until
+    // commit; garbage collection takes the blob row FOR UPDATE before it checks references, so
+    // it waits for this manifest and then sees it.
     if (this.dialect === 'postgres') q = q.forShare();
     return new Set((await q.execute()).map((r) => r.digest));
+  }
+
+  async gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]> {
+    let q = this.db
+      .selectFrom('blobs as b')
+      .selectAll('b')
+      .where('b.created_at', '<', olderThan)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('manifest_refs as r').select('r.child_digest').whereRef('r.child_digest', '=', 'b.digest').where('r.kind', '=', 'blob'))),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest').where('l.created_at', '>=', olderThan))),
+      )
+      .orderBy('b.digest')
+      .limit(limit);
+    if (after !== undefined) q = q.where('b.digest', '>', after);
+    return (await q.execute()).map(toBlob);
+  }
+
+  async removeIfUnused(digest: string, olderThan: number): Promise<BlobRow | null> {
+    let lock = this.db.selectFrom('blobs').selectAll().where('digest', '=', digest);
+    if (this.dialect === 'postgres') lock = lock.forUpdate();
+    const row = await lock.executeTakeFirst();
+    if (!row || Number(row.created_at) >= olderThan) return null;
+    // A separate statement after the lock: on PostgreSQL it sees manifests committed while we waited.
+    const used = await this.db
+      .selectFrom('manifest_refs')
+      .select('child_digest')
+      .where('child_digest', '=', digest)
+      .where('kind', '=', 'blob')
+      .limit(1)
+      .executeTakeFirst();
+    const fresh = await this.db.selectFrom('repository_blobs').select('digest').where('digest', '=', digest).where('created_at', '>=', olderThan).limit(1).executeTakeFirst();
+    if (used || fresh) return null;
+    await this.db.deleteFrom('repository_blobs').where('digest', '=', digest).execute();
+    await this.db.deleteFrom('blobs').where('digest', '=', digest).execute();
+    return toBlob(row);
+  }
+
+  async hasStorageKey(key: string): Promise<boolean> {
+    return (await this.db.selectFrom('blobs').select('digest').where('storage_key', '=', key).limit(1).executeTakeFirst()) !== undefined;
   }
 }
 

@@ -7,6 +7,7 @@ import { KyselyManifests } from './manifests.js';
 import { KyselyRegistrySettings, KyselyRepositories } from './repositories.js';
 import { KyselyTags } from './tags.js';
 import { KyselyUploads } from './uploads.js';
+import { KyselyAuditLog, KyselySchedules } from './schedules.js';
 
 function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
   return {
@@ -16,6 +17,8 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
     tags: new KyselyTags(db),
     uploads: new KyselyUploads(db),
     registry: new KyselyRegistrySettings(db),
+    schedules: new KyselySchedules(db),
+    audit: new KyselyAuditLog(db),
   };
 }
 
@@ -27,6 +30,8 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly tags;
   readonly uploads;
   readonly registry;
+  readonly schedules;
+  readonly audit;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -39,6 +44,8 @@ export class KyselyMetadataStore implements MetadataStore {
     this.tags = root.tags;
     this.uploads = root.uploads;
     this.registry = root.registry;
+    this.schedules = root.schedules;
+    this.audit = root.audit;
   }
 
   /** Applies pending migrations; throws with the failing migration's error. */

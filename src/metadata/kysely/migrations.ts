@@ -42,6 +42,19 @@ function settingsSchema(_d: Dialect): string[] {
   ];
 }
 
+/** Garbage collection looks blobs up by storage key; schedules fire once across nodes. */
+function gcSchema(_d: Dialect): string[] {
+  return [
+    `create index blobs_storage_key on blobs (storage_key)`,
+    `create index manifest_refs_child_digest on manifest_refs (child_digest, kind)`,
+    `create table schedules (name text primary key, interval_ms bigint not null, next_run_at bigint not null,
+       last_started_at bigint, last_finished_at bigint, last_result text)`,
+    `create table audit_events (id ${_d === 'sqlite' ? 'integer primary key autoincrement' : 'bigserial primary key'},
+       at bigint not null, actor text not null, action text not null, repository text, detail text)`,
+    `create index audit_events_at on audit_events (at)`,
+  ];
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_registry_core': {
@@ -52,6 +65,11 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0002_settings': {
       async up(db: Kysely<unknown>) {
         for (const stmt of settingsSchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+    '0003_gc_schedules_audit': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of gcSchema(dialect)) await sql.raw(stmt).execute(db);
       },
     },
   };

@@ -10,6 +10,8 @@
  *   manifest_refs(repository_id, parent_digest, child_digest, kind)  -- kind: blob | manifest
  *   tags(repository_id, name, digest, updated_at)
  *   uploads(id PK, repository_id, storage_key, offset, created_at, updated_at)
+ *   schedules(name PK, interval_ms, next_run_at, last_*)           -- fired once across nodes by CAS
+ *   audit_events(id, at, actor, action, repository, detail JSON)
  */
 import type { Generated } from 'kysely';
 
@@ -32,6 +34,15 @@ export interface Database {
   };
   manifest_refs: { repository_id: number; parent_digest: string; child_digest: string; kind: string };
   tags: { repository_id: number; name: string; digest: string; updated_at: number };
+  schedules: {
+    name: string;
+    interval_ms: number;
+    next_run_at: number;
+    last_started_at: number | null;
+    last_finished_at: number | null;
+    last_result: string | null;
+  };
+  audit_events: { id: Generated<number>; at: number; actor: string; action: string; repository: string | null; detail: string | null };
   uploads: {
     id: string;
     repository_id: number;

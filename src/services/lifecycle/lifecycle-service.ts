@@ -5,7 +5,7 @@
  */
 import { BerthError } from '../../core/errors.js';
 import { MediaType } from '../../core/media-types.js';
-import { evaluateLifecyclePolicy, parseLifecyclePolicy, summarizeLifecycleDecisions, type LifecycleDecision, type LifecycleImage } from '../../core/lifecycle/index.js';
+import { evaluateLifecyclePolicy, parseLifecyclePolicy, summarizeLifecycleDecisions, type LifecycleDecision, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
 import type { MetadataStore } from '../../metadata/types.js';
 import type { ImageService } from '../registry/image-service.js';
 import type { RepositoryService } from '../repositories/repository-service.js';
@@ -37,7 +37,7 @@ export class LifecycleService {
   ) {}
 
   async put(repository: string, text: string): Promise<void> {
-    parseLifecyclePolicy(text);
+    refuseTransitions(parseLifecyclePolicy(text));
     await this.repositories.updateSettings(repository, (s) => ({ ...s, lifecyclePolicyText: text }));
   }
 
@@ -61,6 +61,7 @@ export class LifecycleService {
   async preview(repository: string, text?: string): Promise<LifecyclePreview> {
     const policyText = text ?? (await this.get(repository)).text;
     const policy = parseLifecyclePolicy(policyText);
+    refuseTransitions(policy);
     const images = await this.inventory(repository);
     const now = this.now();
     const decisions: LifecycleDecision[] = evaluateLifecyclePolicy(policy, images, now);
@@ -79,6 +80,49 @@ export class LifecycleService {
     };
     await this.meta.registry.put(`lifecycle-preview/${repository}`, JSON.stringify(preview));
     return preview;
+  }
+
+  /**
+   * Applies the stored policy now: expires what the evaluator decides (indexes before their
+   * children, so nothing is refused for being referenced), records each expiry in the audit
+   * log and the evaluation time. Returns the digests expired.
+   */
+  async apply(repository: string, actor = 'lifecycle'): Promise<{ expired: string[]; bytes: number }> {
+    const { text } = await this.get(repository);
+    const policy = parseLifecyclePolicy(text);
+    const images = await this.inventory(repository);
+    const now = this.now();
+    const byDigest = new Map(images.map((i) => [i.digest, i]));
+    const expired: string[] = [];
+    let bytes = 0;
+    for (const d of evaluateLifecyclePolicy(policy, images, now)) {
+      if (d.action !== 'expire') continue;
+      const r = await this.images.batchDelete(repository, [{ digest: d.digest }]);
+      if (r.failures.length > 0) continue;
+      const img = byDigest.get(d.digest)!;
+      expired.push(d.digest);
+      bytes += img.sizeBytes;
+      await this.meta.audit.record({ at: this.now(), actor, action: 'lifecycle.expire', repository, detail: { digest: d.digest, tags: img.tags, rulePriority: d.rulePriority, ...(d.via ? { via: d.via } : {}) } });
+    }
+    await this.meta.registry.put(`lifecycle-evaluated/${repository}`, String(now));
+    return { expired, bytes };
+  }
+
+  /** Applies every repository's lifecycle policy (the scheduled run). */
+  async applyAll(): Promise<{ repositories: number; expired: number }> {
+    let last: string | undefined;
+    let repositories = 0;
+    let expired = 0;
+    for (;;) {
+      const page = await this.meta.repositories.listRows({ limit: 500, ...(last !== undefined ? { last } : {}) });
+      for (const row of page) {
+        if (row.settings.lifecyclePolicyText === undefined) continue;
+        repositories++;
+        expired += (await this.apply(row.name)).expired.length;
+      }
+      if (page.length < 500) return { repositories, expired };
+      last = page[page.length - 1]!.name;
+    }
   }
 
   async getPreview(repository: string): Promise<LifecyclePreview> {
@@ -112,6 +156,17 @@ export class LifecycleService {
       if (!page.next) return out;
       after = page.next;
     }
+  }
+}
+
+/** The archive storage class is not implemented, so transition rules are refused up front. */
+function refuseTransitions(policy: LifecyclePolicy): void {
+  const rule = policy.rules.find((r) => r.action.type === 'transition' || r.selection.storageClass === 'archive');
+  if (rule) {
+    throw new BerthError(
+      'INVALID_PARAMETER',
+      `Invalid parameter at 'LifecyclePolicyText' failed to satisfy constraint: 'rule ${rule.rulePriority}: Berth does not implement the archive storage class; use expire rules'`,
+    );
   }
 }
 

@@ -42,6 +42,11 @@ export class BlobService {
       return { digest, size: blob.size, range, body };
     } catch (err) {
       if (err instanceof BlobNotFoundError) {
+        // Garbage collection may have reclaimed an unused blob between the lookup and the read.
+        const repo = await this.repository(repository);
+        if (!(await this.ctx.meta.blobs.getLinked(repo.id, digest))) {
+          throw new BerthError('BLOB_NOT_FOUND', `blob ${digest} is unknown to repository ${repository}`);
+        }
         // NOTE: the row says the bytes exist but the store lost them: that is our fault, not the client's.
         throw new BerthError('INTERNAL', `blob ${digest} is indexed but its bytes are missing`, { cause: err });
       }

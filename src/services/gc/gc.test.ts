@@ -1,0 +1,127 @@
+/**
+ * Garbage collection and scheduled lifecycle runs against real stores (SQLite + filesystem),
+ * driven through the /v2/ API in-process with a controllable clock.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile, mkdir, utimes } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type App } from '../../app/build.js';
+import { loadConfig } from '../../config/load.js';
+
+const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+const HOUR = 3600_000;
+
+let app: App;
+let dir: string;
+let clock = Date.UTC(2026, 0, 1);
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'berth-gc-'));
+  const config = loadConfig({ env: {}, flags: { dataDir: dir, rootAccessKeyId: 'AKIAGCTEST0000000000', rootSecretAccessKey: 'gc-test-secret-000000' } });
+  app = await buildApp(config, pino({ level: 'silent' }), { now: () => clock });
+  await app.http.ready();
+  await app.scheduler.start(24 * HOUR);
+});
+afterAll(async () => {
+  await app.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const req = (method: string, url: string, body?: Buffer | string, headers: Record<string, string> = {}) =>
+  app.http.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: body } : {}) });
+
+async function pushBlob(repo: string, data: Buffer | string): Promise<string> {
+  const r = await req('POST', `/v2/${repo}/blobs/uploads/?digest=${sha256(data)}`, data);
+  expect(r.statusCode).toBe(201);
+  return sha256(data);
+}
+
+async function pushImage(repo: string, tag: string, layers: (Buffer | string)[]): Promise<string> {
+  const config = await pushBlob(repo, `{"os":"linux","tag":"${tag}"}`);
+  const digests = [];
+  for (const l of layers) digests.push(await pushBlob(repo, l));
+  const body = JSON.stringify({
+    schemaVersion: 2,
+    mediaType: OCI_MANIFEST,
+    config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: config, size: 10 },
+    layers: digests.map((digest) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest, size: 10 })),
+  });
+  const r = await req('PUT', `/v2/${repo}/manifests/${tag}`, body, { 'content-type': OCI_MANIFEST });
+  expect(r.statusCode).toBe(201);
+  return sha256(body);
+}
+
+describe('garbage collection', () => {
+  it('reclaims blobs no manifest uses once the grace period is over, and keeps everything in use', async () => {
+    const shared = randomBytes(500);
+    const onlyOld = randomBytes(300);
+    const old = await pushImage('gc/app', 'old', [shared, onlyOld]);
+    await pushImage('gc/other', 'keep', [shared]);
+    expect((await req('DELETE', `/v2/gc/app/manifests/${old}`)).statusCode).toBe(202);
+
+    const early = await app.gc.run({ graceMs: HOUR });
+    expect(early.blobsDeleted).toBe(0);
+
+    clock += 2 * HOUR;
+    const pending = await pushBlob('gc/app', randomBytes(100));
+    const dry = await app.gc.run({ graceMs: HOUR, dryRun: true });
+    expect(dry.digests).toContain(sha256(onlyOld));
+    expect((await req('GET', `/v2/gc/app/blobs/${sha256(onlyOld)}`)).statusCode).toBe(200);
+
+    const report = await app.gc.run({ graceMs: HOUR });
+    expect(report.digests).toContain(sha256(onlyOld));
+    expect(report.digests).not.toContain(sha256(shared));
+    expect(report.digests).not.toContain(pending);
+    expect(report.bytesFreed).toBeGreaterThanOrEqual(300);
+    expect((await req('GET', `/v2/gc/app/blobs/${sha256(onlyOld)}`)).statusCode).toBe(404);
+    expect((await req('GET', `/v2/gc/other/blobs/${sha256(shared)}`)).rawPayload.equals(shared)).toBe(true);
+    expect((await req('GET', `/v2/gc/app/blobs/${pending}`)).statusCode).toBe(200);
+    expect((await req('GET', '/v2/gc/other/manifests/keep')).statusCode).toBe(200);
+
+    // The same content pushed again after collection is stored anew.
+    await pushBlob('gc/app', onlyOld);
+    expect((await req('GET', `/v2/gc/app/blobs/${sha256(onlyOld)}`)).rawPayload.equals(onlyOld)).toBe(true);
+    const audit = await app.meta.audit.list({ limit: 100, action: 'gc.run' });
+    expect(audit.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('removes orphaned objects that no blob row names, after the grace period', async () => {
+    const orphanDir = join(dir, 'blobs', 'objects', 'blobs', 'zz');
+    await mkdir(orphanDir, { recursive: true });
+    const orphan = join(orphanDir, 'orphan-object');
+    await writeFile(orphan, 'left behind by a crash');
+    const oldTime = new Date(clock - 5 * HOUR);
+    await utimes(orphan, oldTime, oldTime);
+    const report = await app.gc.run({ graceMs: HOUR });
+    expect(report.orphansDeleted).toBe(1);
+    await expect(import('node:fs/promises').then((f) => f.stat(orphan))).rejects.toThrow();
+  });
+});
+
+describe('scheduled work', () => {
+  it('runs a due lifecycle policy once and records each expiry', async () => {
+    for (const [i, tag] of ['build-1', 'build-2', 'build-3'].entries()) {
+      clock += 60_000;
+      await pushImage('sched/app', tag, [`layer ${i}`]);
+    }
+    await app.lifecycle.put(
+      'sched/app',
+      JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep two builds', selection: { tagStatus: 'tagged', tagPrefixList: ['build'], countType: 'imageCountMoreThan', countNumber: 2 }, action: { type: 'expire' } }] }),
+    );
+    await app.meta.schedules.trigger('lifecycle');
+    await app.scheduler.tick();
+    expect((await req('GET', '/v2/sched/app/manifests/build-1')).statusCode).toBe(404);
+    expect((await req('GET', '/v2/sched/app/manifests/build-3')).statusCode).toBe(200);
+    const events = await app.meta.audit.list({ limit: 100, action: 'lifecycle.expire' });
+    expect(events.map((e) => (e.detail as { tags: string[] }).tags)).toEqual([['build-1']]);
+    expect((await app.lifecycle.get('sched/app')).lastEvaluatedAt).toBe(clock);
+    await app.scheduler.tick();
+    expect(await app.meta.audit.list({ limit: 100, action: 'lifecycle.expire' })).toHaveLength(1);
+    const row = await app.meta.schedules.get('lifecycle');
+    expect(JSON.parse(row!.lastResult!)).toMatchObject({ ok: true, result: { repositories: 1, expired: 1 } });
+  });
+});
