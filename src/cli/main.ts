@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { ConfigSchema } from '../config/schema.js';
+import { registerRegistryCommands } from './commands/index.js';
 import { serve } from './serve.js';
 
 const program = new Command();
@@ -37,6 +38,8 @@ configCmd
     const { redact } = await import('../config/load.js');
     process.stdout.write(`${JSON.stringify(redact(loadConfig(opts.config ? { file: opts.config } : {})), null, 2)}\n`);
   });
+
+registerRegistryCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
