@@ -105,7 +105,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
   const manifests = new ManifestService(ctx);
-  const repositories = new RepositoryService(meta, now);
+  const repositories = new RepositoryService(meta, now, config.storage.pricePerGbMonthUsd);
   const images = new ImageService(meta);
   const lifecycle = new LifecycleService(meta, repositories, images, now);
   const gc = new GcService(meta, blobs, now, logger);
@@ -138,6 +138,12 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       now,
     },
     health: () => meta.ping(),
+    usage: async () => {
+      // The 1,000 first repositories by name: enough for a dashboard, bounded for a scrape.
+      const rows = await meta.repositories.listRows({ limit: 1000 });
+      const usage = await repositories.usage(rows);
+      return rows.map((r) => ({ name: r.name, ...usage.get(r.name)! }));
+    },
   });
   return {
     http,

@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import type { EcrServices } from './ecr/context.js';
@@ -17,6 +17,8 @@ export interface HttpDeps {
   ecr: EcrServices;
   /** Checks the backends; throws when one is unreachable. */
   health: () => Promise<void>;
+  /** Storage per repository, read when /metrics is scraped. */
+  usage?: () => Promise<{ name: string; bytes: number; sharedBytes: number; monthlyCostUsd: number }[]>;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -53,6 +55,32 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     registers: [metrics],
   });
+
+  if (deps.usage) {
+    const usage = deps.usage;
+    // One database read per scrape, shared by the three gauges (prom-client collects them concurrently).
+    let cached: { at: number; rows: Promise<Awaited<ReturnType<typeof usage>>> } | null = null;
+    const snapshot = (): Promise<Awaited<ReturnType<typeof usage>>> => {
+      if (!cached || Date.now() - cached.at > 1000) cached = { at: Date.now(), rows: usage() };
+      return cached.rows;
+    };
+    const perRepository = (name: string, help: string, pick: (r: Awaited<ReturnType<typeof usage>>[number]) => number): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['repository'] as const,
+        registers: [metrics],
+        async collect() {
+          const rows = await snapshot();
+          this.reset();
+          for (const r of rows) this.set({ repository: r.name }, pick(r));
+        },
+      });
+    };
+    perRepository('berth_repository_stored_bytes', 'Bytes of the blobs linked to each repository', (r) => r.bytes);
+    perRepository('berth_repository_shared_bytes', 'Bytes each repository shares with other repositories', (r) => r.sharedBytes);
+    perRepository('berth_repository_monthly_cost_usd', 'Estimated monthly storage cost of each repository', (r) => r.monthlyCostUsd);
+  }
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);

@@ -203,6 +203,14 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.tags.digestOf(repo.id, 'a')).toBe(img);
       expect(await store.tags.digestOf(repo.id, 'zz')).toBeNull();
       expect(await store.manifests.childLinks(repo.id)).toEqual([{ parent: idx, child: img }]);
+      expect(await store.manifests.exclusiveBytes(repo.id, [img])).toBe(123);
+      const other = await store.repositories.ensure(repoName(), 1);
+      await store.manifests.put(manifest(other.id, img), Buffer.from('{}'), [{ digest: b2, kind: 'blob' }]);
+      expect(await store.manifests.exclusiveBytes(repo.id, [img])).toBe(100);
+      await store.blobs.link(repo.id, b1, 1);
+      await store.blobs.link(repo.id, b2, 1);
+      await store.blobs.link(other.id, b2, 1);
+      expect(await store.blobs.usage([repo.id, other.id])).toEqual(new Map([[repo.id, { bytes: 123, sharedBytes: 23 }], [other.id, { bytes: 23, sharedBytes: 23 }]]));
     });
 
     it('keeps registry settings, first writer wins on putIfAbsent', async () => {

@@ -142,6 +142,11 @@ export interface BlobIndex {
   removeIfUnused(digest: string, olderThan: number): Promise<BlobRow | null>;
   /** Whether some blob row points at this storage key. */
   hasStorageKey(key: string): Promise<boolean>;
+  /**
+   * Storage per repository: bytes of the blobs linked to it, and the part of those bytes in
+   * blobs that other repositories link too.
+   */
+  usage(repositoryIds?: number[]): Promise<Map<number, { bytes: number; sharedBytes: number }>>;
 }
 
 export interface ManifestStore {
@@ -152,6 +157,11 @@ export interface ManifestStore {
   delete(repositoryId: number, digest: string): Promise<boolean>;
   /** Which of `digests` are manifests stored in the repository. */
   presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
+  /**
+   * Bytes that deleting `digests` (manifests of the repository) would free: blobs they
+   * reference that no other manifest, in any repository, references.
+   */
+  exclusiveBytes(repositoryId: number, digests: string[]): Promise<number>;
   /** Every (index, child manifest) pair of the repository. */
   childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */

@@ -1,4 +1,4 @@
-import type { Kysely, Selectable } from 'kysely';
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { BlobIndex, BlobRow } from '../types.js';
 import type { Database } from './schema.js';
 
@@ -119,5 +119,23 @@ export class KyselyBlobs implements BlobIndex {
   async hasStorageKey(key: string): Promise<boolean> {
     return (await this.db.selectFrom('blobs').select('digest').where('storage_key', '=', key).limit(1).executeTakeFirst()) !== undefined;
   }
-}
 
+  async usage(repositoryIds?: number[]): Promise<Map<number, { bytes: number; sharedBytes: number }>> {
+    let q = this.db
+      .selectFrom('repository_blobs as l')
+      .innerJoin('blobs as b', 'b.digest', 'l.digest')
+      .select([
+        'l.repository_id',
+        sql<number>`sum(b.size)`.as('bytes'),
+        sql<number>`sum(case when (select count(*) from repository_blobs l2 where l2.digest = l.digest) > 1 then b.size else 0 end)`.as('shared'),
+      ])
+      .groupBy('l.repository_id');
+    if (repositoryIds) {
+      if (repositoryIds.length === 0) return new Map();
+      q = q.where('l.repository_id', 'in', repositoryIds);
+    }
+    const out = new Map<number, { bytes: number; sharedBytes: number }>();
+    for (const r of await q.execute()) out.set(Number(r.repository_id), { bytes: Number(r.bytes), sharedBytes: Number(r.shared) });
+    return out;
+  }
+}

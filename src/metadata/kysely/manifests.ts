@@ -104,6 +104,30 @@ export class KyselyManifests implements ManifestStore {
     return new Set(rows.map((r) => r.digest));
   }
 
+  async exclusiveBytes(repositoryId: number, digests: string[]): Promise<number> {
+    if (digests.length === 0) return 0;
+    const set = [...new Set(digests)];
+    const r = await this.db
+      .selectFrom('blobs as b')
+      .select(sql<number>`coalesce(sum(b.size), 0)`.as('bytes'))
+      .where('b.digest', 'in', (eb) =>
+        eb.selectFrom('manifest_refs as r').select('r.child_digest').where('r.repository_id', '=', repositoryId).where('r.kind', '=', 'blob').where('r.parent_digest', 'in', set),
+      )
+      .where(({ not, exists, selectFrom }) =>
+        not(
+          exists(
+            selectFrom('manifest_refs as o')
+              .select('o.child_digest')
+              .whereRef('o.child_digest', '=', 'b.digest')
+              .where('o.kind', '=', 'blob')
+              .where((eb) => eb.or([eb('o.repository_id', '!=', repositoryId), eb('o.parent_digest', 'not in', set)])),
+          ),
+        ),
+      )
+      .executeTakeFirstOrThrow();
+    return Number(r.bytes);
+  }
+
   async childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]> {
     return this.db
       .selectFrom('manifest_refs')

@@ -102,6 +102,32 @@ describe('garbage collection', () => {
   });
 });
 
+describe('storage accounting', () => {
+  it('reports bytes, shared bytes and cost per repository in /metrics, and what a lifecycle preview would free', async () => {
+    const shared = randomBytes(4000);
+    await pushImage('usage/a', 'v1', [shared, randomBytes(1000)]);
+    await pushImage('usage/b', 'v1', [shared]);
+    clock += 60_000;
+    await pushImage('usage/a', 'v2', [randomBytes(2000)]);
+    const metrics = (await req('GET', '/metrics')).body;
+    const value = (name: string, repo: string): number => Number(new RegExp(`^${name}\\{repository="${repo}"\\} (\\S+)$`, 'm').exec(metrics)?.[1]);
+    expect(value('berth_repository_stored_bytes', 'usage/a')).toBeGreaterThanOrEqual(7000);
+    // Both repositories hold the shared layer and the same config blob (same tag, same content).
+    const sharedBytes = 4000 + Buffer.byteLength('{"os":"linux","tag":"v1"}');
+    expect(value('berth_repository_shared_bytes', 'usage/a')).toBe(sharedBytes);
+    expect(value('berth_repository_shared_bytes', 'usage/b')).toBe(sharedBytes);
+    expect(value('berth_repository_monthly_cost_usd', 'usage/a')).toBeGreaterThan(0);
+    const preview = await app.lifecycle.preview(
+      'usage/a',
+      JSON.stringify({ rules: [{ rulePriority: 1, description: 'keep the newest image only', selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } }] }),
+    );
+    expect(preview.expiringCount).toBe(1);
+    // v1's own layer and config go; the layer it shares with usage/b stays.
+    expect(preview.bytesFreed).toBeGreaterThanOrEqual(1000);
+    expect(preview.bytesFreed).toBeLessThan(4000);
+  });
+});
+
 describe('scheduled work', () => {
   it('runs a due lifecycle policy once and records each expiry', async () => {
     for (const [i, tag] of ['build-1', 'build-2', 'build-3'].entries()) {

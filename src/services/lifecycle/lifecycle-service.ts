@@ -25,6 +25,7 @@ export interface LifecyclePreview {
   evaluatedAt: number;
   results: PreviewResult[];
   expiringCount: number;
+  /** Bytes of the blobs only the expiring images use (what expiring them would free). */
   bytesFreed: number;
 }
 
@@ -76,7 +77,10 @@ export class LifecycleService {
         return { digest: d.digest, tags: [...img.tags], pushedAt: img.pushedAt, rulePriority: d.rulePriority, action: d.action, sizeBytes: img.sizeBytes };
       }),
       expiringCount: summary.expiringImageCount,
-      bytesFreed: summary.bytesFreed,
+      bytesFreed: await this.meta.manifests.exclusiveBytes(
+        (await this.repositories.get(repository)).id,
+        decisions.filter((d) => d.action === 'expire').map((d) => d.digest),
+      ),
     };
     await this.meta.registry.put(`lifecycle-preview/${repository}`, JSON.stringify(preview));
     return preview;

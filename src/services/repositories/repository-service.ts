@@ -14,12 +14,34 @@ import {
 } from '../../metadata/types.js';
 
 export const MAX_RESOURCE_TAGS = 50;
+const GB = 2 ** 30;
+
+export interface RepositoryUsage {
+  /** Bytes of the blobs linked to the repository. */
+  bytes: number;
+  /** The part of `bytes` in blobs other repositories link too (stored once, counted in each). */
+  sharedBytes: number;
+  /** bytes / GB × price, in USD per month. */
+  monthlyCostUsd: number;
+}
 
 export class RepositoryService {
   constructor(
     private readonly meta: MetadataStore,
     private readonly now: () => number,
+    private readonly pricePerGbMonthUsd = 0.1,
   ) {}
+
+  /** Storage and estimated monthly cost of each of `rows`. */
+  async usage(rows: RepositoryRow[]): Promise<Map<string, RepositoryUsage>> {
+    const raw = await this.meta.blobs.usage(rows.map((r) => r.id));
+    return new Map(
+      rows.map((r) => {
+        const u = raw.get(r.id) ?? { bytes: 0, sharedBytes: 0 };
+        return [r.name, { ...u, monthlyCostUsd: Math.round((u.bytes / GB) * this.pricePerGbMonthUsd * 1e6) / 1e6 }];
+      }),
+    );
+  }
 
   async create(name: string, settings: Partial<RepositorySettings>): Promise<RepositoryRow> {
     validateRepositoryName(name);

@@ -72,7 +72,9 @@ export const lifecycleHandlers: EcrHandlers = {
       lifecyclePolicyText: p.policyText,
       status: p.status,
       previewResults: page,
+      // NOTE: `berthBytesFreed` is an extension member: what expiring these images would free.
       summary: {
+        berthBytesFreed: p.bytesFreed,
         expiringImageTotalCount: p.expiringCount,
         ...(transitioning > 0 ? { transitioningImageTotalCounts: [{ targetStorageClass: 'ARCHIVE' as const, imageTotalCount: transitioning }] } : {}),
       },

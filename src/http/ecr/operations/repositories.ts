@@ -48,8 +48,10 @@ export const repositoryHandlers: EcrHandlers = {
     const limit = input.maxResults ?? 100;
     const page = await call.services.repositories.describe({ limit, ...(input.repositoryNames ? { names: input.repositoryNames } : {}), ...(after !== undefined ? { after } : {}) });
     const last = page.rows[page.rows.length - 1];
+    const usage = await call.services.repositories.usage(page.rows);
     return {
-      repositories: page.rows.map((r) => repositoryShape(call, r)),
+      // NOTE: `berthStorage` is an extension member; AWS SDKs ignore members they do not know.
+      repositories: page.rows.map((r) => ({ ...repositoryShape(call, r), berthStorage: usage.get(r.name) })),
       ...(page.more && last ? { nextToken: await nextToken(call, 'DescribeRepositories', '', last.name) } : {}),
     };
   },
