@@ -23,6 +23,20 @@ program
     await serve(config);
   });
 
+program
+  .command('gc')
+  .description('collect unused blobs now (safe while the registry serves; no read-only mode)')
+  .option('-c, --config <file>', 'configuration file (the stores to clean)')
+  .option('-d, --data-dir <dir>', 'data directory')
+  .option('--dry-run', 'print what would be freed, change nothing')
+  .option('--grace-seconds <n>', 'only blobs unused for longer than this (default: gc.graceSeconds)')
+  .option('-o, --output <format>', 'table or json', 'table')
+  .action(async (opts: { config?: string; dataDir?: string; dryRun?: boolean; graceSeconds?: string; output: string }) => {
+    const { runGc } = await import('./gc.js');
+    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags: opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {} });
+    await runGc(config, { dryRun: opts.dryRun ?? false, json: opts.output === 'json', ...(opts.graceSeconds !== undefined ? { graceSeconds: Number(opts.graceSeconds) } : {}) });
+  });
+
 const configCmd = program.command('config').description('configuration helpers');
 configCmd
   .command('schema')

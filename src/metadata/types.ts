@@ -169,7 +169,7 @@ export interface ManifestStore {
   /** Manifests of the repository ordered by digest, without content. */
   list(repositoryId: number, page: Page): Promise<ManifestRow[]>;
   count(repositoryId: number): Promise<number>;
-  /** Total size of the blobs each manifest references directly, and through its child manifests. */
+  /** Size of each manifest's blobs (config and layers); for an index, that of its largest child. */
   sizes(repositoryId: number, digests: string[]): Promise<Map<string, number>>;
   /** Manifests whose subject is `subjectDigest`, ordered by digest. */
   referrers(repositoryId: number, subjectDigest: string, artifactType?: string): Promise<ManifestRow[]>;

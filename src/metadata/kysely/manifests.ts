@@ -180,18 +180,19 @@ export class KyselyManifests implements ManifestStore {
       .groupBy('r.parent_digest')
       .execute();
     for (const r of direct) out.set(r.digest, Number(r.bytes));
+    // An index is as large as its largest child (ECR: "the max size of all manifests in the list").
     const nested = await this.db
       .selectFrom('manifest_refs as p')
       .innerJoin('manifest_refs as c', (j) => j.onRef('c.repository_id', '=', 'p.repository_id').onRef('c.parent_digest', '=', 'p.child_digest'))
       .innerJoin('blobs as b', 'b.digest', 'c.child_digest')
-      .select(['p.parent_digest as digest', sql<number>`sum(b.size)`.as('bytes')])
+      .select(['p.parent_digest as digest', 'p.child_digest as child', sql<number>`sum(b.size)`.as('bytes')])
       .where('p.repository_id', '=', repositoryId)
       .where('p.kind', '=', 'manifest')
       .where('c.kind', '=', 'blob')
       .where('p.parent_digest', 'in', unique)
-      .groupBy('p.parent_digest')
+      .groupBy(['p.parent_digest', 'p.child_digest'])
       .execute();
-    for (const r of nested) out.set(r.digest, (out.get(r.digest) ?? 0) + Number(r.bytes));
+    for (const r of nested) out.set(r.digest, Math.max(out.get(r.digest) ?? 0, Number(r.bytes)));
     for (const d of unique) if (!out.has(d)) out.set(d, 0);
     return out;
   }

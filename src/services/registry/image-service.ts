@@ -70,7 +70,7 @@ export class ImageService {
   private async summarize(repo: RepositoryRow, rows: ManifestRow[]): Promise<ImageSummary[]> {
     const digests = rows.map((r) => r.digest);
     const [tags, sizes] = await Promise.all([this.meta.tags.ofMany(repo.id, digests), this.meta.manifests.sizes(repo.id, digests)]);
-    return rows.map((r) => ({ ...r, tags: tags.get(r.digest) ?? [], sizeBytes: (sizes.get(r.digest) ?? 0) + r.size }));
+    return rows.map((r) => ({ ...r, tags: tags.get(r.digest) ?? [], sizeBytes: sizes.get(r.digest) ?? 0 }));
   }
 
   /** Images of a repository, in digest order, filtered by tag status; or exactly the named ones. */
