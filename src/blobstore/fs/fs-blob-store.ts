@@ -23,6 +23,7 @@ import {
 
 const READ_CHUNK = 1024 * 1024;
 const WRITE_BATCH = 1024 * 1024;
+const SYNC_EVERY = 8 * 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   readonly driver = 'fs';
@@ -184,13 +185,27 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
       pending = skipBytes(pending, bytesWritten);
     }
   };
+  // Flushing as we go (one datasync in flight every SYNC_EVERY bytes) overlaps the disk's
+  // write-back with receiving, so the datasync before commit only has the tail left to flush.
+  let sinceSync = 0;
+  let syncing: Promise<void> | null = null;
   const flush = async (): Promise<void> => {
     const bufs = batch;
+    const size = batched;
     batch = [];
     batched = 0;
     if (inflight) await inflight;
     inflight = writeAll(bufs);
     inflight.catch(() => undefined);
+    sinceSync += size;
+    if (sinceSync >= SYNC_EVERY && !syncing) {
+      sinceSync = 0;
+      const written = inflight;
+      syncing = written.then(() => fh.datasync()).finally(() => {
+        syncing = null;
+      });
+      syncing.catch(() => undefined);
+    }
   };
   const onAbort = (): void => {
     body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
@@ -208,8 +223,9 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
     if (batched > 0) await flush();
   } finally {
     signal?.removeEventListener('abort', onAbort);
-    // NOTE: always wait for the last write, so the caller's truncate-on-failure runs after it.
+    // NOTE: always wait for the last write (and sync), so the caller's truncate-on-failure runs after them.
     if (inflight) await (inflight as Promise<void>);
+    if (syncing) await (syncing as Promise<void>);
   }
 }
 
