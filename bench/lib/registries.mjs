@@ -247,6 +247,8 @@ export async function makeBerth(workDir, repoRoot, extraArgs = []) {
     logFile: path.join(workDir, 'berth.log'),
     port,
     readyPath: '/healthz',
+    // Like Distribution's (access log off, level warn): no line per request.
+    env: { BERTH_LOG__LEVEL: 'warn', ...(process.env.BERTH_LOG__LEVEL ? { BERTH_LOG__LEVEL: process.env.BERTH_LOG__LEVEL } : {}) },
   });
 }
 

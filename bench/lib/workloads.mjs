@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 // The benchmark workloads, run identically against each registry.
 
 import { setMaxListeners } from 'node:events';
@@ -391,6 +392,42 @@ export async function manifests(ctx) {
       ctx.rate(key, r, cfg.manGets);
     });
   }
+  // The Node.js client above shares the two cores with the registry and tops out near 4,000
+  // requests/s; wrk (C, one thread) measures the server instead. Same client for both registries.
+  if (wrkPath() && pushed.length) {
+    for (const c of [16, 64]) {
+      const key = `man.get.wrk.c${c}`;
+      await ctx.step(key, async () => {
+        const t = pushed[0];
+        const rate = await runWrk(`${reg.client.base}/v2/${repo}/manifests/${t.tag}`, c, cfg.quick ? 2 : 5);
+        ctx.set(key, rate);
+      });
+    }
+  }
+}
+
+function wrkPath() {
+  for (const dir of (process.env.PATH ?? '').split(':')) {
+    if (dir && existsSync(`${dir}/wrk`)) return `${dir}/wrk`;
+  }
+  return null;
+}
+
+/** Requests per second that wrk sustains against one URL (non-2xx responses fail the step). */
+async function runWrk(url, connections, seconds) {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise((resolve, reject) => {
+    execFile(
+      wrkPath(),
+      ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Accept: ${OCI_MANIFEST}`, url],
+      { timeout: (seconds + 30) * 1000 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    );
+  });
+  if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk saw error responses:\n${out}`);
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
+  if (!m) throw new Error(`cannot read wrk output:\n${out}`);
+  return Number(m[1]);
 }
 
 // ---------------------------------------------------------------- small images

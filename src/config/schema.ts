@@ -52,7 +52,16 @@ export const ConfigSchema = Type.Object(
     metadata: Type.Object(
       {
         driver: Type.Union([Type.Literal('sqlite'), Type.Literal('postgres')], { default: 'sqlite' }),
-        sqlite: Type.Object({ path: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/berth.db' })) }, { ...Strict, default: {} }),
+        sqlite: Type.Object(
+          {
+            path: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/berth.db' })),
+            synchronous: Type.Union([Type.Literal('full'), Type.Literal('normal')], {
+              default: 'full',
+              description: 'full: every commit is on disk before it is acknowledged; normal: survives a crash of Berth, may lose the last commits on power loss',
+            }),
+          },
+          { ...Strict, default: {} },
+        ),
         postgres: Type.Optional(
           Type.Object(
             {

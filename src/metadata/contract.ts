@@ -78,6 +78,8 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       await store.blobs.link(repo.id, digest, 3);
       await store.blobs.link(repo.id, digest, 4);
       expect((await store.blobs.getLinked(repo.id, digest))?.storageKey).toBe('k1');
+      expect((await store.blobs.getLinkedByName(repo.name, digest))?.storageKey).toBe('k1');
+      expect(await store.blobs.getLinkedByName(other.name, digest)).toBeNull();
       expect(await store.blobs.getLinked(other.id, digest)).toBeNull();
       expect([...(await store.blobs.linkedAmong(repo.id, [digest, d(1)]))]).toEqual([digest]);
       expect(await store.blobs.unlink(repo.id, digest)).toBe(true);
@@ -104,6 +106,9 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.tags.set(repo.id, 'v1', m1, 5)).toBeNull();
       expect(await store.tags.set(repo.id, 'v1', m2, 6)).toBe(m1);
       expect((await store.tags.resolve(repo.id, 'v1'))?.digest).toBe(m2);
+      expect((await store.tags.resolveByName(repo.name, 'v1'))?.digest).toBe(m2);
+      expect(await store.tags.resolveByName(`${repo.name}-x`, 'v1')).toBeNull();
+      expect((await store.manifests.getByName(repo.name, m1))?.content.equals(content)).toBe(true);
       await store.tags.set(repo.id, 'latest', m2, 7);
       expect(await store.tags.of(repo.id, m2)).toEqual(['latest', 'v1']);
       expect(await store.manifests.delete(repo.id, m2)).toBe(true);

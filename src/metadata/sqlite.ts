@@ -8,10 +8,10 @@ import type { Database as Schema } from './kysely/schema.js';
  * writer, busy_timeout makes several processes on one file wait instead of failing,
  * and synchronous=FULL makes every commit durable before it is acknowledged.
  */
-export async function openSqliteMetadataStore(path: string): Promise<KyselyMetadataStore> {
+export async function openSqliteMetadataStore(path: string, o: { synchronous?: 'full' | 'normal' } = {}): Promise<KyselyMetadataStore> {
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
-  db.pragma('synchronous = FULL');
+  db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('busy_timeout = 10000');
   db.pragma('foreign_keys = ON');
   const store = new KyselyMetadataStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) }), 'sqlite');

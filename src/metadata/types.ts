@@ -127,6 +127,8 @@ export interface BlobIndex {
   unlink(repositoryId: number, digest: string): Promise<boolean>;
   /** The blob when it is linked to the repository, else null. */
   getLinked(repositoryId: number, digest: string): Promise<BlobRow | null>;
+  /** The same, by repository name, in one query. */
+  getLinkedByName(repository: string, digest: string): Promise<BlobRow | null>;
   /** Which of `digests` are linked to the repository (share-locks links and blob rows inside a tx on PostgreSQL). */
   linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
   /**
@@ -151,6 +153,8 @@ export interface BlobIndex {
 
 export interface ManifestStore {
   get(repositoryId: number, digest: string): Promise<ManifestWithContent | null>;
+  /** The same, by repository name, in one query. */
+  getByName(repository: string, digest: string): Promise<ManifestWithContent | null>;
   /** Inserts the manifest and its references unless the digest is already stored; true when inserted. */
   put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean>;
   /** Deletes the manifest, its references and the tags pointing at it; true when it existed. */
@@ -179,6 +183,8 @@ export interface ManifestStore {
 export interface TagStore {
   /** The manifest a tag points at, with its content. */
   resolve(repositoryId: number, tag: string): Promise<ManifestWithContent | null>;
+  /** The same, by repository name, in one query (the pull path's fast case). */
+  resolveByName(repository: string, tag: string): Promise<ManifestWithContent | null>;
   /** Points the tag at a stored manifest (creating or moving it); returns the previous digest. */
   set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null>;
   delete(repositoryId: number, tag: string): Promise<boolean>;

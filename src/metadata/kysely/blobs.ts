@@ -64,6 +64,18 @@ export class KyselyBlobs implements BlobIndex {
     return r ? toBlob(r) : null;
   }
 
+  async getLinkedByName(repository: string, digest: string): Promise<BlobRow | null> {
+    const r = await this.db
+      .selectFrom('repositories as p')
+      .innerJoin('repository_blobs as l', 'l.repository_id', 'p.id')
+      .innerJoin('blobs as b', 'b.digest', 'l.digest')
+      .select(['b.digest', 'b.size', 'b.storage_key', 'b.created_at'])
+      .where('p.name', '=', repository)
+      .where('l.digest', '=', digest)
+      .executeTakeFirst();
+    return r ? toBlob(r) : null;
+  }
+
   async linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();
     let q = this.db

@@ -43,6 +43,17 @@ export class KyselyManifests implements ManifestStore {
     return r ? withContent(r) : null;
   }
 
+  async getByName(repository: string, digest: string): Promise<ManifestWithContent | null> {
+    const r = await this.db
+      .selectFrom('repositories as p')
+      .innerJoin('manifests as m', 'm.repository_id', 'p.id')
+      .selectAll('m')
+      .where('p.name', '=', repository)
+      .where('m.digest', '=', digest)
+      .executeTakeFirst();
+    return r ? withContent(r) : null;
+  }
+
   async put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean> {
     const res = await this.db
       .insertInto('manifests')

@@ -19,6 +19,18 @@ export class KyselyTags implements TagStore {
     return r ? withContent(r) : null;
   }
 
+  async resolveByName(repository: string, tag: string): Promise<ManifestWithContent | null> {
+    const r = await this.db
+      .selectFrom('repositories as p')
+      .innerJoin('tags as t', 't.repository_id', 'p.id')
+      .innerJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
+      .selectAll('m')
+      .where('p.name', '=', repository)
+      .where('t.name', '=', tag)
+      .executeTakeFirst();
+    return r ? withContent(r) : null;
+  }
+
   async set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null> {
     const prev = await this.db
       .selectFrom('tags')

@@ -23,10 +23,13 @@ export class BlobService {
   constructor(private readonly ctx: RegistryContext) {}
 
   async stat(repository: string, digest: string): Promise<BlobInfo & { storageKey: string }> {
-    const repo = await this.repository(repository);
+    validateRepositoryName(repository);
     parseDigest(digest);
-    const blob = await this.ctx.meta.blobs.getLinked(repo.id, digest);
-    if (!blob) throw new BerthError('BLOB_NOT_FOUND', `blob ${digest} is unknown to repository ${repository}`);
+    const blob = await this.ctx.meta.blobs.getLinkedByName(repository, digest);
+    if (!blob) {
+      await this.repository(repository);
+      throw new BerthError('BLOB_NOT_FOUND', `blob ${digest} is unknown to repository ${repository}`);
+    }
     return { digest, size: blob.size, storageKey: blob.storageKey };
   }
 

@@ -115,10 +115,14 @@ export class ManifestService {
 
   /** A manifest by tag or digest. `pull` records the pull time (GET, not HEAD). */
   async get(repository: string, reference: string, o: { pull?: boolean } = {}): Promise<StoredManifest> {
-    const repo = await this.repository(repository);
+    validateRepositoryName(repository);
     const ref = parseReference(reference);
-    const m = ref.tag !== undefined ? await this.ctx.meta.tags.resolve(repo.id, ref.tag) : await this.ctx.meta.manifests.get(repo.id, ref.digest);
-    if (!m) throw new BerthError('MANIFEST_NOT_FOUND', `manifest ${reference} is unknown to repository ${repository}`);
+    // One query on the hot path; the repository is looked up only to tell which error applies.
+    const m = ref.tag !== undefined ? await this.ctx.meta.tags.resolveByName(repository, ref.tag) : await this.ctx.meta.manifests.getByName(repository, ref.digest);
+    if (!m) {
+      await this.repository(repository);
+      throw new BerthError('MANIFEST_NOT_FOUND', `manifest ${reference} is unknown to repository ${repository}`);
+    }
     if (o.pull) this.recordPull(m);
     return { digest: m.digest, mediaType: m.mediaType, size: m.size, content: m.content };
   }
