@@ -25,7 +25,7 @@ function berth(args: string[], env: NodeJS.ProcessEnv = {}): Promise<RunResult> 
 async function pushImage(repo: string, tag: string, layers: Buffer[]): Promise<string> {
   const config = Buffer.from(`{"os":"linux","tag":"${tag}","repo":"${repo}"}`);
   for (const b of [config, ...layers]) {
-    const r = await fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${sha256(b)}`, { method: 'POST', body: b });
+    const r = await fetch(`${server.url}/v2/${repo}/blobs/uploads/?digest=${sha256(b)}`, { method: 'POST', body: new Uint8Array(b) });
     expect(r.status).toBe(201);
   }
   const body = JSON.stringify({

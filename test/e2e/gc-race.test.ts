@@ -22,7 +22,7 @@ interface Pushed {
 }
 
 async function pushBlob(url: string, repo: string, data: Buffer): Promise<boolean> {
-  const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha256(data)}`, { method: 'POST', body: data, headers: { 'content-type': 'application/octet-stream' } });
+  const r = await fetch(`${url}/v2/${repo}/blobs/uploads/?digest=${sha256(data)}`, { method: 'POST', body: new Uint8Array(data), headers: { 'content-type': 'application/octet-stream' } });
   await r.arrayBuffer();
   return r.status === 201;
 }
