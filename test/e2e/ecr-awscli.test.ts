@@ -39,7 +39,8 @@ describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
   };
 
   beforeAll(async () => {
-    server = await startBerth({ target: 'berth' });
+    // Lifecycle policies are applied every second here, so the test can watch a run expire images.
+    server = await startBerth({ target: 'berth', env: { BERTH_LIFECYCLE__INTERVAL_SECONDS: '1', BERTH_SCHEDULER__TICK_SECONDS: '0.2' } });
     tmp = await makeTempDir('berth-awscli-');
     skopeo = await Skopeo.create(tmp);
     await writeImageLayout(join(tmp, 'one'), { tag: 'v1', layers: [{ files: { 'app.txt': 'build one' } }] });
@@ -129,6 +130,22 @@ describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
     expect(preview.summary.expiringImageTotalCount).toBe(preview.previewResults.length);
     expect(preview.previewResults.every((r) => r.appliedRulePriority === 2 && r.action.type === 'EXPIRE')).toBe(true);
     expect(preview.previewResults.flatMap((r) => r.imageTags)).not.toContain('release-1');
+
+    // The scheduled run applies the stored policy: what the preview listed is gone, the rest stays.
+    const expiring = preview.previewResults.map((r) => r.imageTags).flat();
+    expect(expiring.sort()).toEqual(['build-1', 'build-3']);
+    let tags: string[] = [];
+    for (let i = 0; i < 40; i++) {
+      await new Promise((r) => setTimeout(r, 250));
+      const listed = await awsJson<{ imageIds: { imageTag?: string }[] }>('ecr', 'list-images', '--repository-name', 'cli/lifecycle');
+      tags = listed.imageIds.flatMap((id) => (id.imageTag ? [id.imageTag] : []));
+      if (expiring.every((t) => !tags.includes(t))) break;
+    }
+    for (const t of expiring) expect(tags).not.toContain(t);
+    expect(tags).toContain('release-1');
+    expect(tags.filter((t) => t.startsWith('build-')).length).toBeGreaterThanOrEqual(1);
+    const evaluated = await awsJson<{ lastEvaluatedAt?: number }>('ecr', 'get-lifecycle-policy', '--repository-name', 'cli/lifecycle');
+    expect(evaluated.lastEvaluatedAt).toBeDefined();
   });
 
   it('keeps a commit-hash tag in an IMMUTABLE repository from moving', async () => {
