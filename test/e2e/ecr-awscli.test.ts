@@ -117,10 +117,8 @@ describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
     expect(bad.code).toBe(254);
     expect(bad.stderr).toContain('InvalidParameterException');
     expect(bad.stderr).toContain('countNumber');
-    await awsJson('ecr', 'put-lifecycle-policy', '--repository-name', 'cli/lifecycle', '--lifecycle-policy-text', policy);
-    const got = await awsJson<{ lifecyclePolicyText: string }>('ecr', 'get-lifecycle-policy', '--repository-name', 'cli/lifecycle');
-    expect(JSON.parse(got.lifecyclePolicyText)).toEqual(JSON.parse(policy));
-    const started = await awsJson<{ status: string }>('ecr', 'start-lifecycle-policy-preview', '--repository-name', 'cli/lifecycle');
+    // Preview the draft first: once the policy is stored, the scheduled run (every second here) applies it.
+    const started = await awsJson<{ status: string }>('ecr', 'start-lifecycle-policy-preview', '--repository-name', 'cli/lifecycle', '--lifecycle-policy-text', policy);
     expect(started.status).toBe('COMPLETE');
     const preview = await awsJson<{ previewResults: { imageTags: string[]; appliedRulePriority: number; action: { type: string } }[]; summary: { expiringImageTotalCount: number } }>(
       'ecr', 'get-lifecycle-policy-preview', '--repository-name', 'cli/lifecycle',
@@ -130,6 +128,10 @@ describe.skipIf(reason !== undefined)('aws CLI workflow', () => {
     expect(preview.summary.expiringImageTotalCount).toBe(preview.previewResults.length);
     expect(preview.previewResults.every((r) => r.appliedRulePriority === 2 && r.action.type === 'EXPIRE')).toBe(true);
     expect(preview.previewResults.flatMap((r) => r.imageTags)).not.toContain('release-1');
+
+    await awsJson('ecr', 'put-lifecycle-policy', '--repository-name', 'cli/lifecycle', '--lifecycle-policy-text', policy);
+    const got = await awsJson<{ lifecyclePolicyText: string }>('ecr', 'get-lifecycle-policy', '--repository-name', 'cli/lifecycle');
+    expect(JSON.parse(got.lifecyclePolicyText)).toEqual(JSON.parse(policy));
 
     // The scheduled run applies the stored policy: what the preview listed is gone, the rest stays.
     const expiring = preview.previewResults.map((r) => r.imageTags).flat();
