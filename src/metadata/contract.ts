@@ -249,9 +249,8 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(candidates).toContain(unused);
       expect(candidates).not.toContain(used);
       expect(candidates).not.toContain(fresh);
-      expect(await store.tx((tx) => tx.blobs.removeIfUnused(used, 100))).toBeNull();
-      expect(await store.tx((tx) => tx.blobs.removeIfUnused(fresh, 100))).toBeNull();
-      expect((await store.tx((tx) => tx.blobs.removeIfUnused(unused, 100)))?.digest).toBe(unused);
+      expect(await store.tx((tx) => tx.blobs.removeIfUnused([used, fresh], 100))).toEqual([]);
+      expect((await store.tx((tx) => tx.blobs.removeIfUnused([used, unused, fresh], 100))).map((b) => b.digest)).toEqual([unused]);
       expect(await store.blobs.get(unused)).toBeNull();
       expect(await store.blobs.getLinked(repo.id, unused)).toBeNull();
       expect(await store.blobs.hasStorageKey(`gc/${tag}/${unused.slice(-12)}`)).toBe(false);

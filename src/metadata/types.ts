@@ -137,11 +137,11 @@ export interface BlobIndex {
    */
   gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]>;
   /**
-   * Inside a tx: locks the blob row, re-checks that it is still unused and old, and then
-   * deletes its links and row. Returns the removed row (its object is the caller's to
-   * delete), or null when the blob is in use again.
+   * Inside a tx: locks the blob rows, re-checks that each is still unused and old, and then
+   * deletes the links and rows of those that are. Returns the removed rows (their objects are
+   * the caller's to delete); blobs in use again are left alone.
    */
-  removeIfUnused(digest: string, olderThan: number): Promise<BlobRow | null>;
+  removeIfUnused(digests: string[], olderThan: number): Promise<BlobRow[]>;
   /** Whether some blob row points at this storage key. */
   hasStorageKey(key: string): Promise<boolean>;
   /**

@@ -108,24 +108,24 @@ export class KyselyBlobs implements BlobIndex {
     return (await q.execute()).map(toBlob);
   }
 
-  async removeIfUnused(digest: string, olderThan: number): Promise<BlobRow | null> {
-    let lock = this.db.selectFrom('blobs').selectAll().where('digest', '=', digest);
+  async removeIfUnused(digests: string[], olderThan: number): Promise<BlobRow[]> {
+    const unique = [...new Set(digests)];
+    if (unique.length === 0) return [];
+    let lock = this.db.selectFrom('blobs').selectAll().where('digest', 'in', unique).where('created_at', '<', olderThan).orderBy('digest');
     if (this.dialect === 'postgres') lock = lock.forUpdate();
-    const row = await lock.executeTakeFirst();
-    if (!row || Number(row.created_at) >= olderThan) return null;
-    // A separate statement after the lock: on PostgreSQL it sees manifests committed while we waited.
-    const used = await this.db
-      .selectFrom('manifest_refs')
-      .select('child_digest')
-      .where('child_digest', '=', digest)
-      .where('kind', '=', 'blob')
-      .limit(1)
-      .executeTakeFirst();
-    const fresh = await this.db.selectFrom('repository_blobs').select('digest').where('digest', '=', digest).where('created_at', '>=', olderThan).limit(1).executeTakeFirst();
-    if (used || fresh) return null;
-    await this.db.deleteFrom('repository_blobs').where('digest', '=', digest).execute();
-    await this.db.deleteFrom('blobs').where('digest', '=', digest).execute();
-    return toBlob(row);
+    const rows = await lock.execute();
+    if (rows.length === 0) return [];
+    const locked = rows.map((r) => r.digest);
+    // Separate statements after the lock: on PostgreSQL they see manifests committed while we waited.
+    const used = await this.db.selectFrom('manifest_refs').select('child_digest').distinct().where('child_digest', 'in', locked).where('kind', '=', 'blob').execute();
+    const fresh = await this.db.selectFrom('repository_blobs').select('digest').distinct().where('digest', 'in', locked).where('created_at', '>=', olderThan).execute();
+    const keep = new Set([...used.map((r) => r.child_digest), ...fresh.map((r) => r.digest)]);
+    const gone = rows.filter((r) => !keep.has(r.digest));
+    if (gone.length === 0) return [];
+    const goneDigests = gone.map((r) => r.digest);
+    await this.db.deleteFrom('repository_blobs').where('digest', 'in', goneDigests).execute();
+    await this.db.deleteFrom('blobs').where('digest', 'in', goneDigests).execute();
+    return gone.map(toBlob);
   }
 
   async hasStorageKey(key: string): Promise<boolean> {

@@ -177,11 +177,29 @@ export class KyselyManifests implements ManifestStore {
   }
 
   async sizes(repositoryId: number, digests: string[]): Promise<Map<string, number>> {
+    const out = await this.directSizes(repositoryId, digests);
+    // An index is as large as its largest child (ECR: "the max size of all manifests in the list").
+    // NOTE: two simple indexed queries; one self-join here made SQLite scan every reference.
+    const links = await this.db
+      .selectFrom('manifest_refs')
+      .select(['parent_digest', 'child_digest'])
+      .where('repository_id', '=', repositoryId)
+      .where('kind', '=', 'manifest')
+      .where('parent_digest', 'in', [...new Set(digests)])
+      .execute();
+    if (links.length > 0) {
+      const childSizes = await this.directSizes(repositoryId, links.map((l) => l.child_digest));
+      for (const l of links) out.set(l.parent_digest, Math.max(out.get(l.parent_digest) ?? 0, childSizes.get(l.child_digest) ?? 0));
+    }
+    return out;
+  }
+
+  /** Sum of the sizes of the blobs each manifest references directly (0 when none). */
+  private async directSizes(repositoryId: number, digests: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
-    if (digests.length === 0) return out;
     const unique = [...new Set(digests)];
-    // Blobs referenced directly, plus the blobs of child manifests (one level: an index's images).
-    const direct = await this.db
+    if (unique.length === 0) return out;
+    const rows = await this.db
       .selectFrom('manifest_refs as r')
       .innerJoin('blobs as b', 'b.digest', 'r.child_digest')
       .select(['r.parent_digest as digest', sql<number>`sum(b.size)`.as('bytes')])
@@ -190,20 +208,7 @@ export class KyselyManifests implements ManifestStore {
       .where('r.parent_digest', 'in', unique)
       .groupBy('r.parent_digest')
       .execute();
-    for (const r of direct) out.set(r.digest, Number(r.bytes));
-    // An index is as large as its largest child (ECR: "the max size of all manifests in the list").
-    const nested = await this.db
-      .selectFrom('manifest_refs as p')
-      .innerJoin('manifest_refs as c', (j) => j.onRef('c.repository_id', '=', 'p.repository_id').onRef('c.parent_digest', '=', 'p.child_digest'))
-      .innerJoin('blobs as b', 'b.digest', 'c.child_digest')
-      .select(['p.parent_digest as digest', 'p.child_digest as child', sql<number>`sum(b.size)`.as('bytes')])
-      .where('p.repository_id', '=', repositoryId)
-      .where('p.kind', '=', 'manifest')
-      .where('c.kind', '=', 'blob')
-      .where('p.parent_digest', 'in', unique)
-      .groupBy(['p.parent_digest', 'p.child_digest'])
-      .execute();
-    for (const r of nested) out.set(r.digest, Math.max(out.get(r.digest) ?? 0, Number(r.bytes)));
+    for (const r of rows) out.set(r.digest, Number(r.bytes));
     for (const d of unique) if (!out.has(d)) out.set(d, 0);
     return out;
   }

@@ -17,6 +17,8 @@
 import type { BlobStore } from '../../blobstore/types.js';
 import type { MetadataStore } from '../../metadata/types.js';
 
+const PAUSE_BETWEEN_BATCHES_MS = 15;
+
 export interface GcReport {
   dryRun: boolean;
   blobsDeleted: number;
@@ -43,16 +45,23 @@ export class GcService {
     let after: string | undefined;
     for (;;) {
       const page = await this.meta.blobs.gcCandidates(cutoff, after, 500);
-      for (const candidate of page) {
-        const removed = report.dryRun ? candidate : await this.meta.tx((tx) => tx.blobs.removeIfUnused(candidate.digest, cutoff));
-        if (!removed) continue;
-        if (!report.dryRun) await this.blobs.delete(removed.storageKey);
+      // One transaction per page of 500 (locked and re-checked as a set): a commit, and on
+      // SQLite an fsync, per 500 blobs rather than per blob, and a short hold of the lock.
+      const removed = report.dryRun
+        ? page
+        : await this.meta.tx((tx) => tx.blobs.removeIfUnused(page.map((c) => c.digest), cutoff));
+      if (!report.dryRun) {
+        for (let i = 0; i < removed.length; i += 16) await Promise.all(removed.slice(i, i + 16).map((r) => this.blobs.delete(r.storageKey)));
+      }
+      for (const r of removed) {
         report.blobsDeleted++;
-        report.bytesFreed += removed.size;
-        if (report.digests.length < 1000) report.digests.push(removed.digest);
+        report.bytesFreed += r.size;
+        if (report.digests.length < 1000) report.digests.push(r.digest);
       }
       if (page.length < 500) break;
       after = page[page.length - 1]!.digest;
+      // Let pushes on other processes take the database between batches (SQLite has one writer).
+      if (!report.dryRun) await new Promise((r) => setTimeout(r, PAUSE_BETWEEN_BATCHES_MS));
     }
     for await (const obj of this.blobs.list('blobs/')) {
       if (obj.modifiedAt.getTime() >= cutoff) continue;
