@@ -8,7 +8,7 @@
 // docs/benchmarks-lifecycle-gc.md. BENCH_QUICK=1 shrinks the data tenfold. Loopback only.
 import { spawn, execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir, cpus } from 'node:os';
 import { join, dirname } from 'node:path';
@@ -27,8 +27,11 @@ const DAY = 86_400_000;
 const dir = mkdtempSync(join(tmpdir(), 'berth-bench-lcgc-'));
 const dataDir = join(dir, 'data');
 let server;
-process.on('exit', () => {
+process.on('exit', (code) => {
   try { if (server) process.kill(-server.pid, 'SIGKILL'); } catch {}
+  if (code !== 0) {
+    try { console.error(`berth log (tail):\n${readFileSync(join(dir, 'berth.log'), 'utf8').slice(-4000)}`); } catch {}
+  }
   rmSync(dir, { recursive: true, force: true });
 });
 

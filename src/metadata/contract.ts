@@ -212,6 +212,8 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       const other = await store.repositories.ensure(repoName(), 1);
       await store.manifests.put(manifest(other.id, img), Buffer.from('{}'), [{ digest: b2, kind: 'blob' }]);
       expect(await store.manifests.exclusiveBytes(repo.id, [img])).toBe(100);
+      const many = [img, ...Array.from({ length: 40_000 }, (_, i) => d(`zz${i}`))];
+      expect(await store.manifests.exclusiveBytes(repo.id, many)).toBe(100);
       await store.blobs.link(repo.id, b1, 1);
       await store.blobs.link(repo.id, b2, 1);
       await store.blobs.link(other.id, b2, 1);

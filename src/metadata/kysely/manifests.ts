@@ -116,27 +116,34 @@ export class KyselyManifests implements ManifestStore {
   }
 
   async exclusiveBytes(repositoryId: number, digests: string[]): Promise<number> {
-    if (digests.length === 0) return 0;
+    // NOTE: counted in chunks of CHUNK digests: SQLite and PostgreSQL cap the number of bound
+    // parameters (32,766 and 65,535), and a preview can expire far more images than that.
     const set = [...new Set(digests)];
-    const r = await this.db
-      .selectFrom('blobs as b')
-      .select(sql<number>`coalesce(sum(b.size), 0)`.as('bytes'))
-      .where('b.digest', 'in', (eb) =>
-        eb.selectFrom('manifest_refs as r').select('r.child_digest').where('r.repository_id', '=', repositoryId).where('r.kind', '=', 'blob').where('r.parent_digest', 'in', set),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('manifest_refs as o')
-              .select('o.child_digest')
-              .whereRef('o.child_digest', '=', 'b.digest')
-              .where('o.kind', '=', 'blob')
-              .where((eb) => eb.or([eb('o.repository_id', '!=', repositoryId), eb('o.parent_digest', 'not in', set)])),
-          ),
-        ),
-      )
-      .executeTakeFirstOrThrow();
-    return Number(r.bytes);
+    const inSet = new Map<string, number>();
+    for (const part of chunks(set)) {
+      const rows = await this.db
+        .selectFrom('manifest_refs')
+        .select('child_digest')
+        .where('repository_id', '=', repositoryId)
+        .where('kind', '=', 'blob')
+        .where('parent_digest', 'in', part)
+        .execute();
+      for (const r of rows) inSet.set(r.child_digest, (inSet.get(r.child_digest) ?? 0) + 1);
+    }
+    let bytes = 0;
+    for (const part of chunks([...inSet.keys()])) {
+      const totals = await this.db
+        .selectFrom('manifest_refs as r')
+        .innerJoin('blobs as b', 'b.digest', 'r.child_digest')
+        .select(['r.child_digest as digest', 'b.size as size', sql<number>`count(*)`.as('refs')])
+        .where('r.kind', '=', 'blob')
+        .where('r.child_digest', 'in', part)
+        .groupBy(['r.child_digest', 'b.size'])
+        .execute();
+      // A blob is freed when every manifest that references it, in any repository, is in the set.
+      for (const t of totals) if (Number(t.refs) === inSet.get(t.digest)) bytes += Number(t.size);
+    }
+    return bytes;
   }
 
   async childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]> {
@@ -233,3 +240,10 @@ export class KyselyManifests implements ManifestStore {
   }
 }
 
+const CHUNK = 5000;
+
+function chunks<T>(items: T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += CHUNK) out.push(items.slice(i, i + CHUNK));
+  return out;
+}
