@@ -21,7 +21,7 @@ import {
   type ObjectInfo,
 } from '../types.js';
 
-const READ_CHUNK = 1024 * 1024;
+const READ_CHUNK = 4 * 1024 * 1024;
 const WRITE_BATCH = 1024 * 1024;
 const SYNC_EVERY = 8 * 1024 * 1024;
 
