@@ -38,8 +38,10 @@ export class BlobService {
     const blob = await this.stat(repository, digest);
     const range = parseRangeHeader(rangeHeader, blob.size);
     try {
+      // The length is always given, so a driver never reads ahead past the blob (a small blob
+      // then costs a small buffer, not a whole read chunk).
       const body = await this.ctx.blobs.read(blob.storageKey, {
-        ...(range ? { offset: range.start, length: range.end - range.start + 1 } : {}),
+        ...(range ? { offset: range.start, length: range.end - range.start + 1 } : { offset: 0, length: blob.size }),
         ...(signal ? { signal } : {}),
       });
       return { digest, size: blob.size, range, body };
