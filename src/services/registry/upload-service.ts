@@ -87,7 +87,10 @@ export class UploadService {
     const expected = parseDigest(digest);
     return this.locks.run(id, async () => {
       const row = await this.session(repository, id);
-      const size = body ? await this.appendLocked(row, body, o) : row.offset;
+      // NOTE: the last chunk's offset is not recorded on its own: the publish transaction deletes
+      // the session anyway (one commit fewer per blob). If publishing fails, the stored bytes run
+      // ahead of the recorded offset and the session answers "inconsistent" until it is restarted.
+      const size = body ? await this.appendLocked(row, body, o, false) : row.offset;
       const state = this.hashes.get(id);
       const writer = await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) });
       if (writer.size !== size) throw inconsistent(id);
@@ -176,7 +179,7 @@ export class UploadService {
     return row;
   }
 
-  private async appendLocked(row: UploadRow, body: AsyncIterable<unknown>, o: ChunkOptions): Promise<number> {
+  private async appendLocked(row: UploadRow, body: AsyncIterable<unknown>, o: ChunkOptions, record = true): Promise<number> {
     if (o.range) {
       if (o.range.start !== row.offset) {
         throw new BerthError('UPLOAD_OUT_OF_ORDER', `chunk starts at ${o.range.start} but the upload is at ${row.offset}`, {
@@ -208,7 +211,7 @@ export class UploadService {
       throw truncated(appended, declared);
     }
     const offset = row.offset + appended;
-    if (!(await this.ctx.meta.uploads.advance(row.id, row.offset, offset, this.ctx.now()))) {
+    if (record && !(await this.ctx.meta.uploads.advance(row.id, row.offset, offset, this.ctx.now()))) {
       this.hashes.delete(row.id);
       throw new BerthError('UPLOAD_INVALID', `upload ${row.id} was changed concurrently; check its status and resume`);
     }
