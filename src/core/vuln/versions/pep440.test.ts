@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { describeComparatorLaws } from './comparator-laws.test-support.js';
 import { compare, isValid, normalize } from './pep440.js';
 
 type Op = '<' | '=' | '>';
@@ -86,25 +87,4 @@ const version = fc
   )
   .map((p) => p.join(''));
 
-describe('pep440 properties', () => {
-  it('is antisymmetric and reflexive', () => {
-    fc.assert(
-      fc.property(version, version, (a, b) => {
-        expect(rel(a, a)).toBe('=');
-        expect(rel(a, b)).toBe(flip[rel(b, a)]);
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it('is transitive', () => {
-    fc.assert(
-      fc.property(version, version, version, (a, b, c) => {
-        for (const [x, y, z] of [[a, b, c], [a, c, b], [b, a, c], [b, c, a], [c, a, b], [c, b, a]] as const) {
-          if (compare(x, y) <= 0 && compare(y, z) <= 0) expect(compare(x, z), `${x} ${y} ${z}`).toBeLessThanOrEqual(0);
-        }
-      }),
-      { numRuns: 2000 },
-    );
-  });
-});
+describeComparatorLaws('pep440', compare, version);

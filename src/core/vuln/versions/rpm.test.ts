@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { describeComparatorLaws } from './comparator-laws.test-support.js';
 import { compare, isValid, rpmvercmp } from './rpm.js';
 
 type Op = '<' | '=' | '>';
@@ -83,25 +84,4 @@ describe('rpm EVR compare', () => {
 
 const version = fc.stringMatching(/^(?:[0-2]:)?[0-9a-c.~^_]{1,6}(?:-[0-9a-c.~^]{1,4})?$/);
 
-describe('rpm properties', () => {
-  it('is antisymmetric and reflexive', () => {
-    fc.assert(
-      fc.property(version, version, (a, b) => {
-        expect(toOp(compare(a, a))).toBe('=');
-        expect(toOp(compare(a, b))).toBe(flip[toOp(compare(b, a))]);
-      }),
-      { numRuns: 2000 },
-    );
-  });
-
-  it('is transitive', () => {
-    fc.assert(
-      fc.property(version, version, version, (a, b, c) => {
-        for (const [x, y, z] of [[a, b, c], [a, c, b], [b, a, c], [b, c, a], [c, a, b], [c, b, a]] as const) {
-          if (compare(x, y) <= 0 && compare(y, z) <= 0) expect(compare(x, z), `${x} ${y} ${z}`).toBeLessThanOrEqual(0);
-        }
-      }),
-      { numRuns: 2000 },
-    );
-  });
-});
+describeComparatorLaws('rpm', compare, version);
