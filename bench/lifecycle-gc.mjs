@@ -189,7 +189,7 @@ Setup: SQLite + filesystem in a temporary directory. A repository of ${IMAGES.to
 ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 
 - The preview found ${expiring.toLocaleString('en')} images to expire (the pure evaluator: ${decisions.length.toLocaleString('en')} decisions).
-- Garbage collection removed ${gc.blobsDeleted.toLocaleString('en')} unused blobs (${(gc.bytesFreed / 1e6).toFixed(0)} MB of metadata-declared size) and ${gc.orphansDeleted} orphaned objects, one transaction per 500 blobs.
+- Garbage collection removed ${gc.blobsDeleted.toLocaleString('en')} unused blobs (${(gc.bytesFreed / 1e6).toFixed(0)} MB of metadata-declared size) and ${gc.orphansDeleted} orphaned objects, one transaction per 2,000 blobs.
 - Pushes during the run: ${pushes.ok} acknowledged, ${pushes.failed} failed, p99 latency ${p99.toFixed(0)} ms; the last ${Math.min(50, pushed.length)} pushed layers pulled back intact: ${intact}.
 `;
 writeFileSync(join(root, 'docs', 'benchmarks-lifecycle-gc.md'), md);

@@ -17,6 +17,8 @@
 import type { BlobStore } from '../../blobstore/types.js';
 import type { MetadataStore } from '../../metadata/types.js';
 
+/** Blobs per transaction: about 100 ms of lock on SQLite here. */
+const BATCH = 2000;
 const PAUSE_BETWEEN_BATCHES_MS = 15;
 
 export interface GcReport {
@@ -44,9 +46,9 @@ export class GcService {
     const report: GcReport = { dryRun: o.dryRun ?? false, blobsDeleted: 0, bytesFreed: 0, orphansDeleted: 0, orphanBytesFreed: 0, digests: [], durationMs: 0 };
     let after: string | undefined;
     for (;;) {
-      const page = await this.meta.blobs.gcCandidates(cutoff, after, 500);
-      // One transaction per page of 500 (locked and re-checked as a set): a commit, and on
-      // SQLite an fsync, per 500 blobs rather than per blob, and a short hold of the lock.
+      const page = await this.meta.blobs.gcCandidates(cutoff, after, BATCH);
+      // One transaction per page of BATCH (locked and re-checked as a set): a commit, and on
+      // SQLite an fsync, per batch rather than per blob, and a short hold of the lock.
       const removed = report.dryRun
         ? page
         : await this.meta.tx((tx) => tx.blobs.removeIfUnused(page.map((c) => c.digest), cutoff));
@@ -58,7 +60,7 @@ export class GcService {
         report.bytesFreed += r.size;
         if (report.digests.length < 1000) report.digests.push(r.digest);
       }
-      if (page.length < 500) break;
+      if (page.length < BATCH) break;
       after = page[page.length - 1]!.digest;
       // Let pushes on other processes take the database between batches (SQLite has one writer).
       if (!report.dryRun) await new Promise((r) => setTimeout(r, PAUSE_BETWEEN_BATCHES_MS));

@@ -144,7 +144,7 @@ export class LifecycleService {
     const out: LifecycleImage[] = [];
     let after: string | undefined;
     for (;;) {
-      const page = await this.images.describe(repository, { limit: 1000, ...(after !== undefined ? { after } : {}) });
+      const page = await this.images.describe(repository, { limit: 5000, ...(after !== undefined ? { after } : {}) });
       for (const img of page.images) {
         out.push({
           digest: img.digest,
