@@ -6,7 +6,8 @@
 //     as `berth gc` in its own process;
 // both while a client keeps pushing small images to the same server. Writes
 // docs/benchmarks-lifecycle-gc.md. BENCH_QUICK=1 shrinks the data tenfold. Loopback only.
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, execFileSync, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync, openSync, closeSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const execFileAsync = async (...args) => (await promisify(execFile)(...args)).stdout;
 const quick = process.env.BENCH_QUICK === '1';
 const IMAGES = quick ? 10_000 : 100_000;
 const BLOBS = quick ? 100_000 : 1_000_000;
@@ -104,7 +106,7 @@ for (let i = 0; ; i++) {
 }
 
 let pushing = true;
-const pushes = { ok: 0, failed: 0, latencies: [] };
+const pushes = { ok: 0, failed: 0, latencies: [], spans: [] };
 const pushed = [];
 async function pushLoop(w) {
   for (let i = 0; pushing && i < 100_000; i++) {
@@ -125,6 +127,7 @@ async function pushLoop(w) {
       if (r.status !== 201) throw new Error(`manifest ${r.status}`);
       pushes.ok++;
       pushes.latencies.push(performance.now() - t);
+      pushes.spans.push([t, performance.now()]);
       pushed.push({ tag: `w${w}-${i}`, layer: sha256(layer) });
     } catch { pushes.failed++; }
   }
@@ -157,8 +160,13 @@ const evalSeconds = (performance.now() - e0) / 1000;
 
 // ---- 2. garbage collection over BLOBS blobs, as `berth gc` in its own process
 const g0 = performance.now();
-const gcOut = execFileSync(process.execPath, ['bin/berth.js', 'gc', '--data-dir', dataDir, '--grace-seconds', '60', '--output', 'json'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+const gcOut = await execFileAsync(process.execPath, ['bin/berth.js', 'gc', '--data-dir', dataDir, '--grace-seconds', '60', '--output', 'json'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
 const gcSeconds = (performance.now() - g0) / 1000;
+const g1 = performance.now();
+// Pushes that overlapped the GC pass, and the longest of them.
+const duringGc = pushes.spans.filter(([a, b]) => b >= g0 && a <= g1).map(([a, b]) => b - a).sort((x, y) => x - y);
+const gcP99 = duringGc[Math.floor(duringGc.length * 0.99)] ?? NaN;
+const gcMax = duringGc[duringGc.length - 1] ?? NaN;
 const gc = JSON.parse(gcOut);
 
 pushing = false;
@@ -190,6 +198,7 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 
 - The preview found ${expiring.toLocaleString('en')} images to expire (the pure evaluator: ${decisions.length.toLocaleString('en')} decisions).
 - Garbage collection removed ${gc.blobsDeleted.toLocaleString('en')} unused blobs (${(gc.bytesFreed / 1e6).toFixed(0)} MB of metadata-declared size) and ${gc.orphansDeleted} orphaned objects, one transaction per 2,000 blobs.
+- Pushes while \`berth gc\` ran: ${duringGc.length}, p99 ${gcP99.toFixed(0)} ms, longest ${gcMax.toFixed(0)} ms.
 - Pushes during the run: ${pushes.ok} acknowledged, ${pushes.failed} failed, p99 latency ${p99.toFixed(0)} ms; the last ${Math.min(50, pushed.length)} pushed layers pulled back intact: ${intact}.
 `;
 writeFileSync(join(root, 'docs', 'benchmarks-lifecycle-gc.md'), md);
