@@ -28,6 +28,7 @@ import { GcService, type GcReport } from '../services/gc/gc-service.js';
 import { Scheduler } from '../services/jobs/scheduler.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { CreationTemplates } from '../services/registry-config/creation-templates.js';
+import { RegistryConfig } from '../services/registry-config/registry-config.js';
 
 export interface App {
   http: FastifyInstance;
@@ -133,7 +134,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       access: new AccessService(accountId),
       credentials,
       templates: new CreationTemplates(meta.registry, now),
-      registrySettings: meta.registry,
+      registryConfig: new RegistryConfig(meta.registry, accountId),
       account: { id: accountId, region: config.registry.region },
       now,
     },

@@ -7,7 +7,7 @@ import type { UploadService } from '../../services/registry/upload-service.js';
 import type { RepositoryService } from '../../services/repositories/repository-service.js';
 import type { TokenService } from '../../services/tokens.js';
 import type { LifecycleService } from '../../services/lifecycle/lifecycle-service.js';
-import type { RegistrySettingsStore } from '../../metadata/types.js';
+import type { RegistryConfig } from '../../services/registry-config/registry-config.js';
 import type { CredentialStore } from '../../services/access/credentials.js';
 import type { CreationTemplates } from '../../services/registry-config/creation-templates.js';
 import type { EcrOperationName, OperationTypes } from './generated/ecr-model.js';
@@ -23,7 +23,7 @@ export interface EcrServices {
   credentials: CredentialStore;
   templates: CreationTemplates;
   lifecycle: LifecycleService;
-  registrySettings: RegistrySettingsStore;
+  registryConfig: RegistryConfig;
   account: { id: string; region: string };
   now: () => number;
 }

@@ -6,6 +6,7 @@
  */
 import { BerthError } from '../../core/errors.js';
 import { validateRepositoryName } from '../../core/names.js';
+import { parsePolicy } from '../../core/iam/index.js';
 import {
   DEFAULT_REPOSITORY_SETTINGS,
   type MetadataStore,
@@ -97,6 +98,30 @@ export class RepositoryService {
     });
   }
 
+  /** Sets the repository policy after validating it with the IAM grammar. */
+  async setPolicy(name: string, text: string): Promise<void> {
+    parsePolicy(text, 'resource');
+    await this.updateSettings(name, (s) => ({ ...s, policyText: text }));
+  }
+
+  async getPolicy(name: string): Promise<string> {
+    const row = await this.get(name);
+    if (row.settings.policyText === undefined) throw policyNotFound(name);
+    return row.settings.policyText;
+  }
+
+  /** Removes the repository policy and returns it. */
+  async deletePolicy(name: string): Promise<string> {
+    let removed = '';
+    await this.updateSettings(name, (s) => {
+      if (s.policyText === undefined) throw policyNotFound(name);
+      removed = s.policyText;
+      const { policyText: _drop, ...rest } = s;
+      return rest;
+    });
+    return removed;
+  }
+
   async tag(name: string, tags: Record<string, string>): Promise<void> {
     await this.updateSettings(name, (s) => ({ ...s, resourceTags: { ...s.resourceTags, ...tags } }));
   }
@@ -107,6 +132,10 @@ export class RepositoryService {
       resourceTags: Object.fromEntries(Object.entries(s.resourceTags).filter(([k]) => !keys.includes(k))),
     }));
   }
+}
+
+function policyNotFound(repository: string): BerthError {
+  return new BerthError('POLICY_NOT_FOUND', `Repository policy does not exist for the repository with name '${repository}'`);
 }
 
 function checkTags(tags: Record<string, string>): void {

@@ -1,5 +1,4 @@
 import { repositoryArn } from '../../../core/arn.js';
-import { BerthError } from '../../../core/errors.js';
 import { wildcardToRegExp } from '../../../core/tag-mutability.js';
 import type { CreationTemplate, TemplateUse } from '../../../services/registry-config/creation-templates.js';
 import { checkRegistryId, type EcrCall, type EcrHandlers } from '../context.js';
@@ -8,11 +7,6 @@ import type { RegistryScanningConfiguration, RepositoryCreationTemplate, Tag } f
 type ScanFrequency = 'SCAN_ON_PUSH' | 'CONTINUOUS_SCAN' | 'MANUAL';
 import { nextToken, readNextToken } from '../pagination.js';
 
-const ACCOUNT_SETTINGS: Record<string, { values: string[]; default: string }> = {
-  BASIC_SCAN_TYPE_VERSION: { values: ['AWS_NATIVE', 'CLAIR'], default: 'AWS_NATIVE' },
-  REGISTRY_POLICY_SCOPE: { values: ['V1', 'V2'], default: 'V2' },
-};
-const DEFAULT_SCANNING: RegistryScanningConfiguration = { scanType: 'BASIC', rules: [] };
 
 function templateShape(t: CreationTemplate): RepositoryCreationTemplate {
   const s = t.settings;
@@ -62,8 +56,7 @@ function applyTemplateInput(t: Omit<CreationTemplate, 'createdAt' | 'updatedAt'>
 }
 
 async function scanningConfig(call: EcrCall): Promise<RegistryScanningConfiguration> {
-  const v = await call.services.registrySettings.get('registry-scanning');
-  return v ? (JSON.parse(v) as RegistryScanningConfiguration) : DEFAULT_SCANNING;
+  return call.services.registryConfig.scanning();
 }
 
 export const registryHandlers: EcrHandlers = {
@@ -72,17 +65,12 @@ export const registryHandlers: EcrHandlers = {
   },
 
   async PutAccountSetting(call, input) {
-    const spec = ACCOUNT_SETTINGS[input.name];
-    if (!spec) throw new BerthError('INVALID_PARAMETER', `unknown account setting '${input.name}' (known: ${Object.keys(ACCOUNT_SETTINGS).join(', ')})`);
-    if (!spec.values.includes(input.value)) throw new BerthError('INVALID_PARAMETER', `account setting ${input.name} takes one of ${spec.values.join(', ')}`);
-    await call.services.registrySettings.put(`account-setting/${input.name}`, input.value);
+    await call.services.registryConfig.putAccountSetting(input.name, input.value);
     return { name: input.name, value: input.value };
   },
 
   async GetAccountSetting(call, input) {
-    const spec = ACCOUNT_SETTINGS[input.name];
-    if (!spec) throw new BerthError('INVALID_PARAMETER', `unknown account setting '${input.name}' (known: ${Object.keys(ACCOUNT_SETTINGS).join(', ')})`);
-    return { name: input.name, value: (await call.services.registrySettings.get(`account-setting/${input.name}`)) ?? spec.default };
+    return { name: input.name, value: await call.services.registryConfig.getAccountSetting(input.name) };
   },
 
   async CreateRepositoryCreationTemplate(call, input) {
@@ -116,8 +104,8 @@ export const registryHandlers: EcrHandlers = {
   },
 
   async PutRegistryScanningConfiguration(call, input) {
-    const config: RegistryScanningConfiguration = { scanType: input.scanType ?? 'BASIC', rules: input.rules ?? [] };
-    await call.services.registrySettings.put('registry-scanning', JSON.stringify(config));
+    const config = { scanType: input.scanType ?? 'BASIC', rules: (input.rules ?? []).map((r) => ({ scanFrequency: r.scanFrequency, repositoryFilters: r.repositoryFilters.map((f) => ({ filter: f.filter, filterType: 'WILDCARD' as const })) })) };
+    await call.services.registryConfig.putScanning(config);
     return { registryScanningConfiguration: config };
   },
 
