@@ -106,6 +106,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
   const manifests = new ManifestService(ctx);
+  const access = new AccessService(accountId, config.registry.region);
   const repositories = new RepositoryService(meta, now, config.storage.pricePerGbMonthUsd);
   const images = new ImageService(meta);
   const lifecycle = new LifecycleService(meta, repositories, images, now);
@@ -122,7 +123,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   );
   const http = buildHttpServer({
     logger,
-    services: { uploads, blobs: blobService, manifests },
+    services: { uploads, blobs: blobService, manifests, access },
     ecr: {
       repositories,
       images,
@@ -131,7 +132,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       uploads,
       blobs: blobService,
       tokens: new TokenService(meta.registry, now),
-      access: new AccessService(accountId),
+      access,
       credentials,
       templates: new CreationTemplates(meta.registry, now),
       registryConfig: new RegistryConfig(meta.registry, accountId),

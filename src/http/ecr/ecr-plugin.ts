@@ -7,7 +7,6 @@
  * lists for that operation.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { repositoryArn } from '../../core/arn.js';
 import { BerthError, isBerthError } from '../../core/errors.js';
 import type { EcrCall, EcrHandler, EcrServices } from './context.js';
 import { ECR_ERRORS, PROTOCOL_ERRORS, statusOf } from './errors.js';
@@ -55,10 +54,7 @@ export function ecrPlugin(services: EcrServices) {
         const input = (spec.input ? readInput(spec.input, raw) : {}) as Record<string, unknown>;
         const handler = ECR_HANDLERS[name] as EcrHandler<EcrOperationName> | undefined;
         if (!handler) throw new ProtocolError('UnsupportedOperationException', `Berth does not support ${name} yet`);
-        const resource =
-          typeof input.repositoryName === 'string'
-            ? repositoryArn(services.account.region, services.account.id, input.repositoryName)
-            : `arn:aws:ecr:${services.account.region}:${services.account.id}:*`;
+        const resource = services.access.resourceArn(typeof input.repositoryName === 'string' ? input.repositoryName : undefined);
         await services.access.authorize(principal, `ecr:${name}`, resource);
         const call: EcrCall = { services, principal, baseUrl: `http://${req.headers.host ?? 'localhost'}` };
         const output = await handler(call, input as never);

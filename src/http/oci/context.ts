@@ -2,11 +2,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { BlobService } from '../../services/registry/blob-service.js';
 import type { ManifestService } from '../../services/registry/manifest-service.js';
 import type { UploadService } from '../../services/registry/upload-service.js';
+import type { AccessService } from '../../services/access/access-service.js';
 
 export interface OciServices {
   uploads: UploadService;
   blobs: BlobService;
   manifests: ManifestService;
+  access: AccessService;
 }
 
 /** What one /v2/ handler gets: the services, the parsed route, and a signal that aborts when the client goes away. */

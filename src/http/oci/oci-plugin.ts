@@ -56,6 +56,11 @@ export function ociPlugin(services: OciServices) {
       if (!route.methodAllowed) {
         return renderError(new BerthError('UNSUPPORTED', `${req.method} is not supported on this endpoint`), req, reply, 405);
       }
+      // NOTE: every principal is anonymous until /v2/ authentication lands (issue 3); the check is
+      // already the one the ECR API makes, with the ECR action the route table names.
+      if (route.action) {
+        await services.access.authorize(services.access.anonymous(), route.action, services.access.resourceArn(route.operation === 'catalog' ? undefined : route.name));
+      }
       const ac = new AbortController();
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) ac.abort(new Error('client closed the connection'));

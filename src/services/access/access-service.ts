@@ -10,7 +10,15 @@ export interface Principal {
 }
 
 export class AccessService {
-  constructor(readonly accountId: string) {}
+  constructor(
+    readonly accountId: string,
+    readonly region: string,
+  ) {}
+
+  /** The ARN an action on `repository` is authorized against (the registry itself when omitted). */
+  resourceArn(repository?: string): string {
+    return repository === undefined ? `arn:aws:ecr:${this.region}:${this.accountId}:*` : `arn:aws:ecr:${this.region}:${this.accountId}:repository/${repository}`;
+  }
 
   anonymous(): Principal {
     return { kind: 'anonymous', arn: `arn:aws:iam::${this.accountId}:root`, accountId: this.accountId };
