@@ -9,7 +9,13 @@ import { describe, expect, it } from 'vitest';
 type Op = '<' | '=' | '>';
 const flip: Record<Op, Op> = { '<': '>', '=': '=', '>': '<' };
 
-export function describeComparatorLaws(name: string, compare: (a: string, b: string) => number, arbitrary: fc.Arbitrary<string>, numRuns = 2000): void {
+/** BERTH_TEST_PROPERTY_RUNS raises the number of runs when hunting for counterexamples. */
+export function describeComparatorLaws(
+  name: string,
+  compare: (a: string, b: string) => number,
+  arbitrary: fc.Arbitrary<string>,
+  numRuns = Number(process.env.BERTH_TEST_PROPERTY_RUNS ?? 2000),
+): void {
   const rel = (a: string, b: string): Op => (compare(a, b) < 0 ? '<' : compare(a, b) > 0 ? '>' : '=');
   describe(`${name} properties`, () => {
     it('is antisymmetric and reflexive', () => {

