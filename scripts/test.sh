@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, contract (SQLite + PostgreSQL, filesystem + S3) and
+# The whole test suite (`npm test` runs this): unit, contract (SQLite + PostgreSQL, filesystem + S3) and
 # end-to-end tests with real clients. Starts the S3 server from ../shared/services when
 # it is there and points the PostgreSQL contract tests at 127.0.0.1:5432; whatever is
 # missing is skipped with a stated reason, never silently passed.
@@ -20,4 +20,4 @@ if [ -z "${S3_ENDPOINT:-}" ] && [ -f "$SHARED/services/s3-start.sh" ] && [ "${BE
   fi
 fi
 
-npm test
+npm run test:vitest

@@ -20,9 +20,12 @@ export interface ContractOptions {
   skip?: { reason: string; tests: string[] }[];
   /** A size that crosses the driver's internal part size (S3: above 5 MiB). */
   largeSize?: number;
+  /** Why the suite is skipped when the factory is null (shown in the suite's name). */
+  skipReason?: string;
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
+/** Collects a stream into one buffer (test data is small). */
+export async function readAll(stream: Readable): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const c of stream) chunks.push(c as Buffer);
   return Buffer.concat(chunks);
@@ -45,12 +48,13 @@ export function describeBlobStoreContract(name: string, factory: BlobStoreFactor
   for (const s of options.skip ?? []) for (const t of s.tests) skipped.set(t, s.reason);
   const large = options.largeSize ?? 12 * 1024 * 1024 + 12345;
 
-  describe.skipIf(factory === null)(`BlobStore contract: ${name}`, () => {
+  const suiteSkipReason = factory === null ? (options.skipReason ?? 'no backend configured') : undefined;
+  describe.skipIf(suiteSkipReason !== undefined)(`BlobStore contract: ${name}${suiteSkipReason ? ` (skipped: ${suiteSkipReason})` : ''}`, () => {
     let store: BlobStore;
     const key = (): string => `test/${randomUUID().slice(0, 2)}/${randomUUID()}`;
     const test = (title: string, fn: () => Promise<void>): void => {
-      const reason = skipped.get(title);
-      if (reason) it.skip(`${title} (skipped: ${reason})`, fn);
+      const skipReason = skipped.get(title);
+      if (skipReason) it.skip(`${title} (skipped: ${skipReason})`, fn);
       else it(title, fn);
     };
 

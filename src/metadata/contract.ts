@@ -27,8 +27,9 @@ function manifest(repositoryId: number, digest: string, extra: Partial<ManifestR
   };
 }
 
-export function describeMetadataStoreContract(name: string, factory: MetadataStoreFactory | null): void {
-  describe.skipIf(factory === null)(`MetadataStore contract: ${name}`, () => {
+export function describeMetadataStoreContract(name: string, factory: MetadataStoreFactory | null, skipReason = 'no database configured'): void {
+  const suiteSkipReason = factory === null ? skipReason : undefined;
+  describe.skipIf(suiteSkipReason !== undefined)(`MetadataStore contract: ${name}${suiteSkipReason ? ` (skipped: ${suiteSkipReason})` : ''}`, () => {
     let store: MetadataStore;
     const repoName = (): string => `contract/${randomUUID()}`;
 

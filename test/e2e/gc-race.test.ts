@@ -6,8 +6,8 @@
  * blob that no manifest uses is gone. Runs on SQLite + filesystem and on PostgreSQL + S3.
  */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { sharedBackends, sharedBackendsMissing } from '../support/backends.js';
 import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 
 const sha256 = (b: Buffer | string): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -110,35 +110,15 @@ describe('garbage collection racing pushes', () => {
     await race(server);
   });
 
-  const pgUrl = process.env.BERTH_TEST_PG_URL;
-  const s3 = process.env.S3_ENDPOINT;
-  const reason = !pgUrl ? 'BERTH_TEST_PG_URL is not set' : !s3 ? 'S3_ENDPOINT is not set' : undefined;
+  const reason = sharedBackendsMissing();
   it.skipIf(reason !== undefined)(`on PostgreSQL and S3${reason ? ` (skipped: ${reason})` : ''}`, async () => {
-    const schema = `berth_gcrace_${randomUUID().replace(/-/g, '').slice(0, 10)}`;
-    const server = await startBerth({
-      target: 'berth',
-      env: {
-        ...GC_ENV,
-        BERTH_STORAGE__DRIVER: 's3',
-        BERTH_STORAGE__S3__BUCKET: process.env.S3_BUCKET ?? '',
-        BERTH_STORAGE__S3__ENDPOINT: s3 ?? '',
-        BERTH_STORAGE__S3__REGION: process.env.S3_REGION ?? 'us-east-1',
-        BERTH_STORAGE__S3__ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID ?? '',
-        BERTH_STORAGE__S3__SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY ?? '',
-        BERTH_STORAGE__S3__PREFIX: `gcrace-${randomUUID()}/`,
-        BERTH_METADATA__DRIVER: 'postgres',
-        BERTH_METADATA__POSTGRES__URL: pgUrl ?? '',
-        BERTH_METADATA__POSTGRES__SCHEMA: schema,
-      },
-    });
+    const backends = sharedBackends('gcrace');
+    const server = await startBerth({ target: 'berth', env: { ...GC_ENV, ...backends.env } });
     servers.push(server);
     try {
       await race(server);
     } finally {
-      const c = new pg.Client({ connectionString: pgUrl });
-      await c.connect();
-      await c.query(`drop schema if exists ${schema} cascade`);
-      await c.end();
+      await backends.cleanup();
     }
   });
 });

@@ -3,32 +3,21 @@
  * ../shared/services): skopeo pushes through one node and pulls through another, and a
  * chunked upload started on one node is finished on the other.
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeTempDir, removeDir, which } from '../support/clients.js';
+import { sharedBackends, sharedBackendsMissing } from '../support/backends.js';
 import { writeImageLayout, type WrittenImage } from '../support/oci-layout.js';
 import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { Skopeo } from '../support/tools.js';
 
-const pgUrl = process.env.BERTH_TEST_PG_URL;
-const s3 = process.env.S3_ENDPOINT;
-const reason = !pgUrl
-  ? 'BERTH_TEST_PG_URL is not set'
-  : !s3
-    ? 'S3_ENDPOINT is not set (start ../shared/services/s3-start.sh)'
-    : !which('skopeo')
-      ? 'skopeo is not on PATH'
-      : undefined;
+const reason = sharedBackendsMissing() ?? (!which('skopeo') ? 'skopeo is not on PATH' : undefined);
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
-if (reason) it.skip(`multi-node over PostgreSQL and S3 (skipped: ${reason})`, () => {});
-
-describe.skipIf(reason !== undefined)('multi-node over PostgreSQL and S3', () => {
-  const schema = `berth_e2e_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  const prefix = `e2e-${randomUUID()}/`;
+describe.skipIf(reason !== undefined)(`multi-node over PostgreSQL and S3${reason ? ` (skipped: ${reason})` : ''}`, () => {
+  const backends = sharedBackends('e2e');
   let a: RunningServer;
   let b: RunningServer;
   let tmp: string;
@@ -36,19 +25,7 @@ describe.skipIf(reason !== undefined)('multi-node over PostgreSQL and S3', () =>
   let image: WrittenImage;
 
   beforeAll(async () => {
-    const env = {
-      BERTH_STORAGE__DRIVER: 's3',
-      BERTH_STORAGE__S3__BUCKET: process.env.S3_BUCKET ?? '',
-      BERTH_STORAGE__S3__ENDPOINT: s3 ?? '',
-      BERTH_STORAGE__S3__REGION: process.env.S3_REGION ?? 'us-east-1',
-      BERTH_STORAGE__S3__ACCESS_KEY_ID: process.env.S3_ACCESS_KEY_ID ?? '',
-      BERTH_STORAGE__S3__SECRET_ACCESS_KEY: process.env.S3_SECRET_ACCESS_KEY ?? '',
-      BERTH_STORAGE__S3__PREFIX: prefix,
-      BERTH_STORAGE__S3__PART_SIZE_MI_B: '5',
-      BERTH_METADATA__DRIVER: 'postgres',
-      BERTH_METADATA__POSTGRES__URL: pgUrl ?? '',
-      BERTH_METADATA__POSTGRES__SCHEMA: schema,
-    };
+    const env = backends.env;
     a = await startBerth({ target: 'berth', env });
     b = await startBerth({ target: 'berth', env });
     tmp = await makeTempDir('berth-multinode-');
@@ -63,10 +40,7 @@ describe.skipIf(reason !== undefined)('multi-node over PostgreSQL and S3', () =>
     await a?.stop();
     await b?.stop();
     await removeDir(tmp);
-    const c = new pg.Client({ connectionString: pgUrl });
-    await c.connect();
-    await c.query(`drop schema if exists ${schema} cascade`);
-    await c.end();
+    await backends.cleanup();
   });
 
   dumpServerLogsOnFailure(() => a);

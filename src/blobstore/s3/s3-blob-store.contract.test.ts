@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { AbortMultipartUploadCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { describeBlobStoreContract } from '../contract.js';
+import { describeBlobStoreContract, readAll } from '../contract.js';
 import { BlobNotFoundError } from '../types.js';
 import { S3BlobStore, createS3Client, type S3BlobStoreOptions } from './s3-blob-store.js';
 import { KeyLayout, deleteKeys, listObjects, listUploads } from './s3-support.js';
@@ -15,6 +15,7 @@ import { KeyLayout, deleteKeys, listObjects, listUploads } from './s3-support.js
 const env = process.env;
 const endpoint = env.S3_ENDPOINT;
 const PART = 5 * 1024 * 1024;
+const NO_S3 = 'S3_ENDPOINT is not set; start ../shared/services/s3-start.sh (scripts/test.sh does)';
 
 function options(prefix: string): S3BlobStoreOptions {
   return {
@@ -61,12 +62,6 @@ function raw(prefix: string) {
   };
 }
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const c of stream) chunks.push(c as Buffer);
-  return Buffer.concat(chunks);
-}
-
 /** Sends `good`, then fails like a client that went away. */
 function failingStream(good: Buffer): Readable {
   let sent = false;
@@ -97,8 +92,7 @@ if (endpoint) {
     { largeSize: 2 * PART + 12_345 },
   );
 } else {
-  describeBlobStoreContract('s3', null);
-  it.skip('S3 contract (skipped: S3_ENDPOINT not set; start ../shared/services/s3-start.sh)', () => {});
+  describeBlobStoreContract('s3', null, { skipReason: NO_S3 });
 }
 
 describe('S3BlobStore options', () => {
@@ -107,7 +101,7 @@ describe('S3BlobStore options', () => {
   });
 });
 
-describe.skipIf(!endpoint)('S3BlobStore driver specifics', () => {
+describe.skipIf(!endpoint)(`S3BlobStore driver specifics${endpoint ? '' : ` (skipped: ${NO_S3})`}`, () => {
   const prefix = `s3-specifics-${randomUUID()}/`;
   const layout = new KeyLayout(prefix);
   const bucket = raw(prefix);

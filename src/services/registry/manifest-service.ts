@@ -44,12 +44,20 @@ export class ManifestService {
 
   /**
    * Stores a manifest and moves the tag. The tag-immutability rule lives here, so /v2/
-   * and ECR's PutImage both obey it. With `refuseUnchanged` (PutImage), pushing the
-   * digest a tag already has is IMAGE_EXISTS, as in ECR.
+   * and ECR's PutImage both obey it. `reference` is a tag or a digest; null stores the
+   * manifest under its own sha256 digest. With `expectedDigest` (PutImage's imageDigest) the
+   * body must have that digest whatever the reference. With `refuseUnchanged` (PutImage),
+   * pushing the digest a tag already has is IMAGE_EXISTS, as in ECR.
    */
-  async put(repository: string, reference: string, body: Buffer, contentType: string, o: { refuseUnchanged?: boolean } = {}): Promise<PutManifestResult> {
+  async put(
+    repository: string,
+    reference: string | null,
+    body: Buffer,
+    contentType: string,
+    o: { refuseUnchanged?: boolean; expectedDigest?: string } = {},
+  ): Promise<PutManifestResult> {
     validateRepositoryName(repository);
-    const ref = parseReference(reference);
+    const ref = parseReference(reference ?? o.expectedDigest ?? digestOf(body));
     if (body.length > this.ctx.settings.maxManifestBytes) {
       throw new BerthError('TOO_LARGE', `manifest is larger than ${this.ctx.settings.maxManifestBytes} bytes`);
     }
@@ -58,6 +66,11 @@ export class ManifestService {
     const digest = digestOf(body, algorithm);
     if (ref.digest && ref.digest !== digest) {
       throw new BerthError('DIGEST_MISMATCH', `manifest digest ${digest} does not match ${ref.digest}`);
+    }
+    if (o.expectedDigest !== undefined) {
+      const expected = parseDigest(o.expectedDigest);
+      const actual = digestOf(body, expected.algorithm);
+      if (actual !== expected.value) throw new BerthError('DIGEST_MISMATCH', `The digest of the manifest (${actual}) does not match the image digest ${expected.value}`);
     }
     const now = this.ctx.now();
     await this.ctx.meta.tx(async (tx) => {

@@ -83,10 +83,21 @@ export class UploadService {
   }
 
   /** Finishes the session (PUT ?digest=), with an optional last chunk. */
-  async complete(repository: string, id: string, digest: string, body: AsyncIterable<unknown> | null, o: ChunkOptions = {}): Promise<CommittedBlob> {
+  async complete(
+    repository: string,
+    id: string,
+    digest: string,
+    body: AsyncIterable<unknown> | null,
+    o: ChunkOptions & { refuseExisting?: boolean } = {},
+  ): Promise<CommittedBlob> {
     const expected = parseDigest(digest);
     return this.locks.run(id, async () => {
       const row = await this.session(repository, id);
+      // ECR's CompleteLayerUpload refuses a layer the repository already has (and drops the session).
+      if (o.refuseExisting && (await this.ctx.meta.blobs.getLinked(row.repositoryId, expected.value))) {
+        await this.discard(row);
+        throw new BerthError('LAYER_EXISTS', `The layer '${expected.value}' already exists in the repository with name '${repository}'`);
+      }
       // NOTE: the last chunk's offset is not recorded on its own: the publish transaction deletes
       // the session anyway (one commit fewer per blob). If publishing fails, the stored bytes run
       // ahead of the recorded offset and the session answers "inconsistent" until it is restarted.

@@ -1,5 +1,3 @@
-import { BerthError } from '../../../core/errors.js';
-import { digestOf, parseDigest } from '../../../core/digest.js';
 import type { ImageFailure, ImageRef } from '../../../services/registry/image-service.js';
 import { checkRegistryId, type EcrCall, type EcrHandlers } from '../context.js';
 import type { ImageDetail, ImageFailure as EcrImageFailure, ImageIdentifier } from '../generated/ecr-model.js';
@@ -77,14 +75,10 @@ export const imageHandlers: EcrHandlers = {
 
   async PutImage(call, input) {
     const registryId = registry(call, input.registryId);
-    const body = Buffer.from(input.imageManifest, 'utf8');
-    if (input.imageDigest !== undefined) {
-      const expected = parseDigest(input.imageDigest);
-      const actual = digestOf(body, expected.algorithm);
-      if (actual !== expected.value) throw new BerthError('DIGEST_MISMATCH', `The digest of the manifest (${actual}) does not match the image digest ${expected.value}`);
-    }
-    const reference = input.imageTag ?? input.imageDigest ?? digestOf(body);
-    const result = await call.services.manifests.put(input.repositoryName, reference, body, input.imageManifestMediaType ?? '', { refuseUnchanged: true });
+    const result = await call.services.manifests.put(input.repositoryName, input.imageTag ?? null, Buffer.from(input.imageManifest, 'utf8'), input.imageManifestMediaType ?? '', {
+      refuseUnchanged: true,
+      ...(input.imageDigest !== undefined ? { expectedDigest: input.imageDigest } : {}),
+    });
     return {
       image: {
         registryId,

@@ -38,13 +38,7 @@ export const layerHandlers: EcrHandlers = {
   async CompleteLayerUpload(call, input) {
     checkRegistryId(call, input.registryId);
     if (input.layerDigests.length !== 1) throw new BerthError('INVALID_PARAMETER', 'exactly one layer digest is expected');
-    const digest = input.layerDigests[0]!;
-    const existing = await call.services.images.layerAvailability(input.repositoryName, [digest]);
-    if (existing.layers.length > 0) {
-      await call.services.uploads.cancel(input.repositoryName, input.uploadId);
-      throw new BerthError('LAYER_EXISTS', `The layer '${digest}' already exists in the repository with name '${input.repositoryName}'`);
-    }
-    const blob = await call.services.uploads.complete(input.repositoryName, input.uploadId, digest, null);
+    const blob = await call.services.uploads.complete(input.repositoryName, input.uploadId, input.layerDigests[0]!, null, { refuseExisting: true });
     return { registryId: call.services.account.id, repositoryName: input.repositoryName, uploadId: input.uploadId, layerDigest: blob.digest };
   },
 
