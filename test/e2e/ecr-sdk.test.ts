@@ -217,6 +217,13 @@ describe('ECR control plane via @aws-sdk/client-ecr', () => {
       headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerRegistry_V20150921.DescribeRepositories' },
     });
     expect(unsigned.status).toBe(403);
+    const huge = await fetch(server.url, {
+      method: 'POST',
+      body: new Uint8Array(33 * 1024 * 1024),
+      headers: { 'content-type': 'application/x-amz-json-1.1', 'x-amz-target': 'AmazonEC2ContainerRegistry_V20150921.PutImage' },
+    });
+    expect(huge.status).toBe(413);
+    expect(huge.headers.get('x-amzn-errortype')).toBe('SerializationException');
     expect(unsigned.headers.get('x-amzn-errortype')).toBe('UnrecognizedClientException');
     expect(((await unsigned.json()) as { __type: string }).__type).toBe('UnrecognizedClientException');
     const wrong = new ECRClient({ endpoint: server.url, region: 'us-east-1', credentials: { accessKeyId: TEST_ROOT_CREDENTIALS.accessKeyId, secretAccessKey: 'not-the-secret' } });

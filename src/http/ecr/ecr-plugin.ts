@@ -35,6 +35,17 @@ class ProtocolError extends Error {
 export function ecrPlugin(services: EcrServices) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addContentTypeParser(JSON_11, { parseAs: 'buffer', bodyLimit: 32 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    // Errors Fastify raises before a handler runs (body too large, broken framing) in ECR's shape.
+    app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
+      const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
+      const type = status < 500 ? 'SerializationException' : 'ServerException';
+      if (status >= 500) req.log.error({ err }, 'ECR request failed');
+      return reply
+        .code(status)
+        .header('Content-Type', JSON_11)
+        .header('x-amzn-ErrorType', type)
+        .send(JSON.stringify({ __type: type, message: status < 500 ? err.message : 'internal error; see the server log for this request id' }));
+    });
     app.post('/', async (req, reply) => {
       const target = req.headers['x-amz-target'];
       const op = typeof target === 'string' && target.startsWith(`${ECR_TARGET_PREFIX}.`) ? target.slice(ECR_TARGET_PREFIX.length + 1) : '';

@@ -1,3 +1,5 @@
+import { repositoryArn } from '../../core/arn.js';
+
 /**
  * The one authorization decision every surface calls (OCI /v2/, ECR, console), so no
  * rule lives in HTTP middleware. Until access control lands (issue 3) every principal is
@@ -17,7 +19,7 @@ export class AccessService {
 
   /** The ARN an action on `repository` is authorized against (the registry itself when omitted). */
   resourceArn(repository?: string): string {
-    return repository === undefined ? `arn:aws:ecr:${this.region}:${this.accountId}:*` : `arn:aws:ecr:${this.region}:${this.accountId}:repository/${repository}`;
+    return repository === undefined ? `arn:aws:ecr:${this.region}:${this.accountId}:*` : repositoryArn(this.region, this.accountId, repository);
   }
 
   anonymous(): Principal {
