@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY_SETTINGS, type ManifestRow, type MetadataStore } from './types.js';
+import { identityContractCases } from './contract-identity.js';
 
 export interface MetadataStoreFactory {
   open(): Promise<MetadataStore>;
@@ -40,6 +41,8 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       await store?.close();
       await factory?.destroy?.();
     });
+
+    identityContractCases(() => store);
 
     it('creates a repository once, even when asked concurrently', async () => {
       const n = repoName();

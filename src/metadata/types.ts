@@ -16,6 +16,7 @@
  */
 
 import type { TagMutability } from '../core/tag-mutability.js';
+import type { IdentityStore } from './identity-types.js';
 
 export type { TagMutability };
 
@@ -250,6 +251,7 @@ export interface MetadataTx {
   readonly registry: RegistrySettingsStore;
   readonly schedules: ScheduleStore;
   readonly audit: AuditLog;
+  readonly identity: IdentityStore;
 }
 
 export interface MetadataStore extends MetadataTx {

@@ -8,6 +8,7 @@ import { KyselyRegistrySettings, KyselyRepositories } from './repositories.js';
 import { KyselyTags } from './tags.js';
 import { KyselyUploads } from './uploads.js';
 import { KyselyAuditLog, KyselySchedules } from './schedules.js';
+import { KyselyIdentity } from './identity.js';
 
 function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
   return {
@@ -19,6 +20,7 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
     registry: new KyselyRegistrySettings(db),
     schedules: new KyselySchedules(db),
     audit: new KyselyAuditLog(db),
+    identity: new KyselyIdentity(db),
   };
 }
 
@@ -32,6 +34,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly registry;
   readonly schedules;
   readonly audit;
+  readonly identity;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -46,6 +49,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.registry = root.registry;
     this.schedules = root.schedules;
     this.audit = root.audit;
+    this.identity = root.identity;
   }
 
   /** Applies pending migrations; throws with the failing migration's error. */

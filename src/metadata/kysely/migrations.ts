@@ -1,4 +1,5 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
+import { identitySchema } from './identity-schema.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -70,6 +71,11 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0003_gc_schedules_audit': {
       async up(db: Kysely<unknown>) {
         for (const stmt of gcSchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+    '0004_identity': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of identitySchema(dialect)) await sql.raw(stmt).execute(db);
       },
     },
   };

@@ -14,8 +14,9 @@
  *   audit_events(id, at, actor, action, repository, detail JSON)
  */
 import type { Generated } from 'kysely';
+import type { IdentityTables } from './identity-schema.js';
 
-export interface Database {
+export interface Database extends IdentityTables {
   repositories: { id: Generated<number>; name: string; created_at: number; settings: string | null };
   registry_settings: { key: string; value: string };
   blobs: { digest: string; size: number; storage_key: string; created_at: number };
