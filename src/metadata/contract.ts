@@ -5,6 +5,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY_SETTINGS, type ManifestRow, type MetadataStore } from './types.js';
 import { identityContractCases } from './contract-identity.js';
+import { jobsVulnDbContractCases } from './contract-jobs-vulndb.js';
 
 export interface MetadataStoreFactory {
   open(): Promise<MetadataStore>;
@@ -43,6 +44,7 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
     });
 
     identityContractCases(() => store);
+    jobsVulnDbContractCases(() => store, () => factory!.open());
 
     it('creates a repository once, even when asked concurrently', async () => {
       const n = repoName();

@@ -17,6 +17,8 @@
 
 import type { TagMutability } from '../core/tag-mutability.js';
 import type { IdentityStore } from './identity-types.js';
+import type { JobStore } from './jobs-types.js';
+import type { VulnDbStore } from './vulndb-types.js';
 
 export type { TagMutability };
 
@@ -130,6 +132,8 @@ export interface BlobIndex {
   getLinked(repositoryId: number, digest: string): Promise<BlobRow | null>;
   /** The same, by repository name, in one query. */
   getLinkedByName(repository: string, digest: string): Promise<BlobRow | null>;
+  /** Names of up to `limit` repositories the blob is linked to, in name order (automatic mounts). */
+  repositoriesLinking(digest: string, limit: number): Promise<string[]>;
   /** Which of `digests` are linked to the repository (share-locks links and blob rows inside a tx on PostgreSQL). */
   linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
   /**
@@ -252,6 +256,8 @@ export interface MetadataTx {
   readonly schedules: ScheduleStore;
   readonly audit: AuditLog;
   readonly identity: IdentityStore;
+  readonly jobs: JobStore;
+  readonly vulndb: VulnDbStore;
 }
 
 export interface MetadataStore extends MetadataTx {

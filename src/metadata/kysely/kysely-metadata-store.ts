@@ -9,6 +9,8 @@ import { KyselyTags } from './tags.js';
 import { KyselyUploads } from './uploads.js';
 import { KyselyAuditLog, KyselySchedules } from './schedules.js';
 import { KyselyIdentity } from './identity.js';
+import { KyselyJobs } from './jobs.js';
+import { KyselyVulnDb } from './vulndb.js';
 
 function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
   return {
@@ -21,6 +23,8 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
     schedules: new KyselySchedules(db),
     audit: new KyselyAuditLog(db),
     identity: new KyselyIdentity(db),
+    jobs: new KyselyJobs(db, dialect),
+    vulndb: new KyselyVulnDb(db, dialect),
   };
 }
 
@@ -35,6 +39,8 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly schedules;
   readonly audit;
   readonly identity;
+  readonly jobs;
+  readonly vulndb;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -50,6 +56,8 @@ export class KyselyMetadataStore implements MetadataStore {
     this.schedules = root.schedules;
     this.audit = root.audit;
     this.identity = root.identity;
+    this.jobs = root.jobs;
+    this.vulndb = root.vulndb;
   }
 
   /** Applies pending migrations; throws with the failing migration's error. */

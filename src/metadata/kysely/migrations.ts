@@ -1,5 +1,6 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { identitySchema } from './identity-schema.js';
+import { jobsVulnDbSchema } from './jobs-vulndb-schema.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -76,6 +77,11 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0004_identity': {
       async up(db: Kysely<unknown>) {
         for (const stmt of identitySchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+    '0005_jobs_vulndb': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of jobsVulnDbSchema(dialect)) await sql.raw(stmt).execute(db);
       },
     },
   };

@@ -15,8 +15,9 @@
  */
 import type { Generated } from 'kysely';
 import type { IdentityTables } from './identity-schema.js';
+import type { JobsVulnDbTables } from './jobs-vulndb-schema.js';
 
-export interface Database extends IdentityTables {
+export interface Database extends IdentityTables, JobsVulnDbTables {
   repositories: { id: Generated<number>; name: string; created_at: number; settings: string | null };
   registry_settings: { key: string; value: string };
   blobs: { digest: string; size: number; storage_key: string; created_at: number };
