@@ -97,6 +97,27 @@ export const ConfigSchema = Type.Object(
       { tickSeconds: Type.Number({ default: 30, minimum: 0.1, description: 'how often a node checks for due scheduled work' }) },
       { ...Strict, default: {} },
     ),
+    jobs: Type.Object(
+      {
+        pollIntervalSeconds: Type.Number({ default: 1, minimum: 0.01, description: 'how often a node looks for queued jobs (and at once when a job finishes)' }),
+        concurrency: Type.Integer({ default: 2, minimum: 1, maximum: 256, description: 'jobs one node runs at the same time' }),
+        leaseSeconds: Type.Number({ default: 60, minimum: 1, description: 'a job whose node stops renewing its lease for this long runs again elsewhere' }),
+        retryBaseSeconds: Type.Number({ default: 10, minimum: 0, description: 'delay before the second attempt of a failed job; doubles with each attempt' }),
+        retryMaxSeconds: Type.Number({ default: 3600, minimum: 0, description: 'longest delay between attempts' }),
+        retentionSeconds: Type.Integer({ default: 7 * 86_400, minimum: 60, description: 'finished and failed jobs are deleted this long after they settle' }),
+      },
+      { ...Strict, default: {} },
+    ),
+    vulndb: Type.Object(
+      {
+        sources: Type.Array(Type.String({ pattern: '^(https?://|/)' }), {
+          default: [],
+          description: 'OSV exports imported on every scheduled update: http(s) URLs of zips (an ecosystem\'s all.zip), or absolute paths of zips or directories of OSV JSON',
+        }),
+        updateIntervalSeconds: Type.Integer({ default: 86_400, minimum: 60, description: 'how often the sources are imported again' }),
+      },
+      { ...Strict, default: {} },
+    ),
     registry: Type.Object(
       {
         maxManifestBytes: Type.Integer({ default: 4 * 1024 * 1024, minimum: 1024, maximum: 64 * 1024 * 1024 }),
