@@ -29,9 +29,16 @@ import { Scheduler } from '../services/jobs/scheduler.js';
 import type { MetadataStore } from '../metadata/types.js';
 import { CreationTemplates } from '../services/registry-config/creation-templates.js';
 import { RegistryConfig } from '../services/registry-config/registry-config.js';
+import { Authenticator } from '../services/identity/authenticator.js';
+import { AuditTrail } from '../services/audit/audit-trail.js';
+import { AuthThrottle } from '../http/auth-throttle.js';
+import { OidcVerifier } from '../services/identity/oidc.js';
+import { IdentityService } from '../services/identity/identity-service.js';
+import { StsService } from '../services/identity/sts-service.js';
 
 export interface App {
   http: FastifyInstance;
+  auth: Authenticator;
   uploads: UploadService;
   gc: GcService;
   lifecycle: LifecycleService;
@@ -91,7 +98,8 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const now = ctx.now;
   const accountId = config.registry.accountId ?? (await meta.registry.putIfAbsent('account-id', generateAccountId()));
   mkdirSync(resolve(config.dataDir), { recursive: true });
-  const credentials = new CredentialStore(meta.registry, new SecretBox(loadMasterKey(config)), accountId);
+  const box = new SecretBox(loadMasterKey(config));
+  const credentials = new CredentialStore(meta.registry, box, accountId);
   const generated = await credentials.init(
     { ...(config.rootAccessKeyId ? { accessKeyId: config.rootAccessKeyId } : {}), ...(config.rootSecretAccessKey ? { secretAccessKey: config.rootSecretAccessKey } : {}) },
     resolve(config.dataDir, 'root-credentials'),
@@ -106,7 +114,16 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
   const manifests = new ManifestService(ctx);
-  const access = new AccessService(accountId, config.registry.region);
+  const access = new AccessService(accountId, config.registry.region, { identity: meta.identity, repositories: meta.repositories, registry: meta.registry, now });
+  const tokens = new TokenService(meta.registry, now);
+  const auth = new Authenticator(meta.identity, credentials, box, tokens, accountId, now);
+  const audit = new AuditTrail(meta, { id: accountId, region: config.registry.region }, now, logger);
+  const throttle = new AuthThrottle(now);
+  const oidc = new OidcVerifier(
+    config.auth.oidcProviders.map((p) => ({ issuer: p.issuer, ...(p.jwksUrl ? { jwksUrl: p.jwksUrl } : {}), ...(p.jwksFile ? { jwksFile: p.jwksFile } : {}), ...(p.audiences ? { audiences: p.audiences } : {}) })),
+    accountId,
+    now,
+  );
   const repositories = new RepositoryService(meta, now, config.storage.pricePerGbMonthUsd);
   const images = new ImageService(meta);
   const lifecycle = new LifecycleService(meta, repositories, images, now);
@@ -123,7 +140,17 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   );
   const http = buildHttpServer({
     logger,
-    services: { uploads, blobs: blobService, manifests, access },
+    services: { uploads, blobs: blobService, manifests, access, auth, throttle, audit, challenge: config.auth.challenge },
+    query: {
+      auth,
+      access,
+      iam: new IdentityService(meta.identity, box, now),
+      sts: new StsService(meta.identity, auth, access, oidc, accountId, now),
+      audit,
+      throttle,
+      accountId,
+      now,
+    },
     ecr: {
       repositories,
       images,
@@ -131,9 +158,11 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       manifests,
       uploads,
       blobs: blobService,
-      tokens: new TokenService(meta.registry, now),
+      tokens,
       access,
-      credentials,
+      auth,
+      audit,
+      throttle,
       templates: new CreationTemplates(meta.registry, now),
       registryConfig: new RegistryConfig(meta.registry, accountId),
       account: { id: accountId, region: config.registry.region },
@@ -149,6 +178,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   });
   return {
     http,
+    auth,
     uploads,
     gc,
     lifecycle,
@@ -157,6 +187,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
     async close() {
       await scheduler.stop();
       await http.close();
+      await audit.flush();
       await blobs.close();
       await meta.close();
     },

@@ -22,6 +22,22 @@ export const ConfigSchema = Type.Object(
       {
         masterKey: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9+/]{43}=$', description: 'base64 of 32 random bytes; encrypts stored secrets (all nodes need the same)' })),
         masterKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/master.key, created on first start' })),
+        challenge: Type.Union([Type.Literal('basic'), Type.Literal('bearer')], {
+          default: 'basic',
+          description: 'the WWW-Authenticate scheme of a /v2/ 401 (basic, as ECR; bearer: the Docker token flow); both are always accepted',
+        }),
+        oidcProviders: Type.Array(
+          Type.Object(
+            {
+              issuer: Type.String({ pattern: '^https?://', description: 'the iss claim, e.g. https://token.actions.githubusercontent.com' }),
+              jwksUrl: Type.Optional(Type.String({ pattern: '^https?://' })),
+              jwksFile: Type.Optional(Type.String({ minLength: 1 })),
+              audiences: Type.Optional(Type.Array(Type.String({ minLength: 1 }), { description: 'client ids the aud claim must name one of' })),
+            },
+            Strict,
+          ),
+          { default: [], description: 'OpenID Connect issuers trusted by AssumeRoleWithWebIdentity' },
+        ),
       },
       { ...Strict, default: {} },
     ),

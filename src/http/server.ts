@@ -10,11 +10,14 @@ import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
+import { queryApi, type QueryServices } from './query/query-api.js';
 
 export interface HttpDeps {
   logger: Logger;
   services: OciServices;
   ecr: EcrServices;
+  /** IAM and STS (query protocol), on the same port as the ECR API. */
+  query: QueryServices;
   /** Checks the backends; throws when one is unreachable. */
   health: () => Promise<void>;
   /** Storage per repository, read when /metrics is scraped. */
@@ -111,6 +114,6 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   void app.register(ociPlugin(deps.services));
-  void app.register(ecrPlugin(deps.ecr));
+  void app.register(ecrPlugin(deps.ecr, queryApi(deps.query)));
   return app;
 }

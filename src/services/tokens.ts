@@ -11,7 +11,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BerthError } from '../core/errors.js';
 import type { RegistrySettingsStore } from '../metadata/types.js';
 
-export type TokenPurpose = 'page' | 'login' | 'download';
+export type TokenPurpose = 'page' | 'login' | 'download' | 'session' | 'bearer';
 
 export class TokenService {
   private key: Buffer | null = null;
@@ -27,6 +27,11 @@ export class TokenService {
       this.key = Buffer.from(stored, 'hex');
     }
     return this.key;
+  }
+
+  /** A key for another use, derived from the registry's token key (`label` keeps uses apart). */
+  async derive(label: string): Promise<Buffer> {
+    return createHmac('sha256', await this.secret()).update(`derive\n${label}`).digest();
   }
 
   /** Signs `payload` for `purpose`, valid for `ttlMs` (expiry stored as `exp`, epoch ms). */
@@ -51,7 +56,8 @@ export class TokenService {
     } catch {
       throw bad;
     }
-    if (typeof payload.exp !== 'number' || payload.exp < this.now()) throw bad;
+    if (typeof payload.exp !== 'number') throw bad;
+    if (payload.exp < this.now()) throw new BerthError('INVALID_TOKEN', bad.message, { detail: { expired: true } });
     return payload;
   }
 }

@@ -42,6 +42,9 @@ skipUnlessWith(['containerd', 'ctr', 'skopeo'], { root: true })('containerd (ctr
     await skopeo.copy(`oci:${join(tmp, 'src')}:v1`, `docker://${repo}:v1`, ['--preserve-digests']);
   });
 
+  // ctr takes registry credentials per command (`--user AWS:<password>`, what `docker login` stores).
+  const creds = (): string[] => (server.registryPassword ? ['--user', `AWS:${server.registryPassword}`] : []);
+
   dumpServerLogsOnFailure(() => server);
   afterAll(async () => {
     if (containerd && process.env['E2E_DEBUG']) process.stderr.write(`[e2e] containerd log tail:\n${containerd.logs().slice(-4000)}\n`);
@@ -64,7 +67,7 @@ skipUnlessWith(['containerd', 'ctr', 'skopeo'], { root: true })('containerd (ctr
   }
 
   it('ctr pull of an image pushed by skopeo', async () => {
-    await containerd.ctrOk(['images', 'pull', '--plain-http', '--snapshotter', 'native', `${repo}:v1`]);
+    await containerd.ctrOk(['images', 'pull', '--plain-http', ...creds(), '--snapshotter', 'native', `${repo}:v1`]);
     expect(await listedDigest(`${repo}:v1`)).toBe(image.manifestDigest);
     // the manifest and config in containerd's content store are the ones we wrote
     expect(sha256(await content(image.manifestDigest))).toBe(image.manifestDigest);
@@ -77,7 +80,7 @@ skipUnlessWith(['containerd', 'ctr', 'skopeo'], { root: true })('containerd (ctr
 
   it('ctr push to a new repository name; skopeo inspects the pushed copy', async () => {
     const target = `${server.host}/e2e/containerd/pushed`;
-    await containerd.ctrOk(['images', 'push', '--plain-http', `${target}:v1`, `${repo}:v1`]);
+    await containerd.ctrOk(['images', 'push', '--plain-http', ...creds(), `${target}:v1`, `${repo}:v1`]);
     const info = await skopeo.inspect(`docker://${target}:v1`);
     expect(info.Digest).toBe(image.manifestDigest);
     expect(info.Layers).toEqual(image.layers.map((l) => l.digest));
@@ -102,11 +105,11 @@ skipUnlessWith(['containerd', 'ctr', 'skopeo'], { root: true })('containerd (ctr
     const multiRepo = `${server.host}/e2e/containerd/multi`;
     await skopeo.copy(`oci:${src}:multi`, `docker://${multiRepo}:v1`, ['--all', '--preserve-digests']);
 
-    await containerd.ctrOk(['images', 'pull', '--plain-http', '--snapshotter', 'native', '--all-platforms', `${multiRepo}:v1`]);
+    await containerd.ctrOk(['images', 'pull', '--plain-http', ...creds(), '--snapshotter', 'native', '--all-platforms', `${multiRepo}:v1`]);
     expect(await listedDigest(`${multiRepo}:v1`)).toBe(index.indexDigest);
 
     const target = `${server.host}/e2e/containerd/multi-pushed`;
-    await containerd.ctrOk(['images', 'push', '--plain-http', `${target}:v1`, `${multiRepo}:v1`]);
+    await containerd.ctrOk(['images', 'push', '--plain-http', ...creds(), `${target}:v1`, `${multiRepo}:v1`]);
     const raw = await skopeo.inspectRaw(`docker://${target}:v1`);
     expect(sha256(raw)).toBe(index.indexDigest);
     expect((JSON.parse(raw) as IndexManifestJson).manifests.map((m) => m.digest)).toEqual(index.images.map((i) => i.manifestDigest));

@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach } from 'vitest';
 import { RecordingProxy } from './recording-proxy.js';
+import { registryPassword, rememberLogin } from './registry-auth.js';
 
 export type E2ETarget = 'berth' | 'distribution';
 
@@ -65,6 +66,8 @@ export interface RunningServer {
   readonly pid: number;
   /** tail of the server's stdout+stderr */
   logs(): string;
+  /** The root's /v2/ password (Berth started with the test root key), else undefined. */
+  readonly registryPassword: string | undefined;
   /** the last n recorded HTTP exchanges (empty unless recording, see StartOptions.record) */
   traffic(n?: number): string;
   /** SIGTERM (then SIGKILL after 10 s), and remove the temp data dir unless kept. */
@@ -105,6 +108,8 @@ class ServerProcess implements RunningServer {
 
   proxy: RecordingProxy | undefined;
   publicPort: number;
+  /** The root's /v2/ password (GetAuthorizationToken), once logged in. */
+  registryPassword: string | undefined;
 
   constructor(
     readonly target: E2ETarget,
@@ -208,6 +213,17 @@ class ServerProcess implements RunningServer {
       });
     });
     await this.waitReady();
+    await this.login();
+  }
+
+  /** Berth with the test root key: log in to /v2/ as root (see registry-auth.ts). */
+  private async login(): Promise<void> {
+    if (this.target !== 'berth' || this.registryPassword !== undefined) return;
+    const env = this.opts.env ?? {};
+    if ('BERTH_ROOT_ACCESS_KEY_ID' in env || 'BERTH_ROOT_SECRET_ACCESS_KEY' in env) return; // the test manages its own keys
+    this.registryPassword = await registryPassword(`http://${this.backendHost}`, TEST_ROOT_CREDENTIALS);
+    rememberLogin(this.host, this.registryPassword);
+    if (this.host !== this.backendHost) rememberLogin(this.backendHost, this.registryPassword);
   }
 
   private async waitReady(): Promise<void> {

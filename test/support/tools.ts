@@ -1,6 +1,6 @@
 /**
  * Thin wrappers around the real clients, each with private state under a temp dir so
- * tests never share storage, auth files or daemons. Set E2E_DEBUG=1 to run the clients
+ * tests never share storage or daemons (registry logins are shared per test process: registry-auth.ts). Set E2E_DEBUG=1 to run the clients
  * with their debug output (it ends up in the error message when a command fails).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run, runJson, runOk, tail, type RunOptions, type RunResult } from './clients.js';
+import { REGISTRY_AUTH_FILE } from './registry-auth.js';
 
 export const DEBUG = ['1', 'true', 'yes'].includes((process.env['E2E_DEBUG'] ?? '').toLowerCase());
 
@@ -21,10 +22,8 @@ export function hostPlatform(): { architecture: string; os: string } {
 async function containersConfig(dir: string): Promise<{ policy: string; env: NodeJS.ProcessEnv }> {
   await mkdir(dir, { recursive: true });
   const policy = join(dir, 'policy.json');
-  const auth = join(dir, 'auth.json');
   const registries = join(dir, 'registries.conf');
   await writeFile(policy, JSON.stringify({ default: [{ type: 'insecureAcceptAnything' }] }));
-  await writeFile(auth, JSON.stringify({ auths: {} }));
   await writeFile(registries, 'unqualified-search-registries = []\nshort-name-mode = "disabled"\n');
   const tmp = join(dir, 'tmp');
   await mkdir(tmp, { recursive: true });
@@ -32,7 +31,8 @@ async function containersConfig(dir: string): Promise<{ policy: string; env: Nod
     policy,
     env: {
       ...process.env,
-      REGISTRY_AUTH_FILE: auth,
+      // One auth file per test process, holding the logins of the servers it started (registry-auth.ts).
+      REGISTRY_AUTH_FILE,
       CONTAINERS_REGISTRIES_CONF: registries,
       TMPDIR: tmp,
     },

@@ -19,6 +19,7 @@ function derivedKeys(p: RequestPrincipal): Record<string, string> {
     out['aws:PrincipalServiceName'] = p.arn;
     return out;
   }
+  if (p.type === 'web-identity' || p.type === 'anonymous') return out;
   out['aws:PrincipalAccount'] = p.accountId;
   if (p.type !== 'assumed-role') out['aws:PrincipalArn'] = p.arn;
   out['aws:PrincipalType'] = p.type === 'root' ? 'Account' : p.type === 'user' ? 'User' : 'AssumedRole';

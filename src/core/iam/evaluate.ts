@@ -130,7 +130,7 @@ export function evaluate(request: AuthzRequest, policies: PolicySet): Decision {
   const implicit = (reason: DecisionReason): Decision => ({ decision: 'ImplicitDeny', matched: [], reason });
 
   const resourceAccount = accountOf(request.resource);
-  const crossAccount = principal.type !== 'service' && resourceAccount !== undefined && resourceAccount !== principal.accountId;
+  const crossAccount = principal.type !== 'service' && principal.type !== 'anonymous' && resourceAccount !== undefined && resourceAccount !== principal.accountId;
   if (!crossAccount) {
     if (identityAllows.length > 0 || direct.length > 0 || isRoot) return allow();
     return implicit(delegated.length > 0 ? 'account-delegation-needs-identity-allow' : 'no-allow');

@@ -3,7 +3,7 @@
  *
  * A caller is seen as a chain of identities, as IAM does: a user is {user ARN, its account};
  * a role session is {session ARN, its role, its account}; root is {its account}; a service is
- * {its service name}. `Principal` matches when any listed entry matches any identity of the
+ * {its service name}; a web-identity caller is {its OIDC provider ARN} (`Federated`). `Principal` matches when any listed entry matches any identity of the
  * chain, so the account (`"123456789012"` or `arn:aws:iam::123456789012:root`) matches every
  * principal of that account, and a role ARN matches all of its sessions (role paths are
  * ignored: session ARNs do not carry them). `NotPrincipal` applies when some identity of the
@@ -16,7 +16,8 @@ type Identity =
   | { readonly kind: 'account'; readonly account: string }
   | { readonly kind: 'arn'; readonly arn: string }
   | { readonly kind: 'role'; readonly account: string; readonly role: string }
-  | { readonly kind: 'service'; readonly name: string };
+  | { readonly kind: 'service'; readonly name: string }
+  | { readonly kind: 'federated'; readonly provider: string };
 
 /** How a Principal matched: `direct` (everyone, the exact identity, its role or service) or via its `account`. */
 export type PrincipalMatch = 'direct' | 'account';
@@ -31,6 +32,8 @@ function chain(p: RequestPrincipal): Identity[] {
     case 'root': return [account];
     case 'user': return [{ kind: 'arn', arn: p.arn }, account];
     case 'service': return [{ kind: 'service', name: p.arn.toLowerCase() }];
+    case 'web-identity': return [{ kind: 'federated', provider: p.arn }];
+    case 'anonymous': return [];
     case 'assumed-role': {
       const m = SESSION.exec(p.arn);
       const role: Identity[] = m === null ? [] : [{ kind: 'role', account: m[1] as string, role: m[2] as string }];
@@ -42,7 +45,8 @@ function chain(p: RequestPrincipal): Identity[] {
 /** Which identity kinds one Principal entry can match; `*` is handled by the callers. */
 function entryMatches(type: string, entry: string, id: Identity): boolean {
   if (type === 'Service') return id.kind === 'service' && id.name === entry.toLowerCase();
-  if (type !== 'AWS') return false; // Federated and CanonicalUser callers do not exist in Berth
+  if (type === 'Federated') return id.kind === 'federated' && id.provider === entry;
+  if (type !== 'AWS') return false; // CanonicalUser callers do not exist in Berth
   if (entry === '*') return true;
   const root = ROOT.exec(entry);
   if (root !== null) return id.kind === 'account' && id.account === root[1];
@@ -60,7 +64,7 @@ function entries(spec: Exclude<PrincipalSpec, '*'>): [string, string][] {
  * everyone (IAM documents them as equivalent); undefined means no match.
  */
 export function matchPrincipal(spec: PrincipalSpec, p: RequestPrincipal): PrincipalMatch | undefined {
-  if (spec === '*') return 'direct';
+  if (spec === '*' || (spec.AWS ?? []).includes('*')) return 'direct';
   const ids = chain(p);
   let result: PrincipalMatch | undefined;
   for (const [type, entry] of entries(spec)) {

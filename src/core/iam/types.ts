@@ -83,11 +83,16 @@ export type ContextScalar = string | number | boolean | Date;
 /** A request-context value; an array makes the key multivalued (use ForAnyValue/ForAllValues). */
 export type ContextValue = ContextScalar | readonly string[];
 
-/** The authenticated caller. For `service` principals `arn` holds the service name. */
+/**
+ * The authenticated caller. For `service` principals `arn` holds the service name; for
+ * `web-identity` callers (AssumeRoleWithWebIdentity) the OIDC provider's ARN, which a trust
+ * policy names as a `Federated` principal. `anonymous` callers carry no identity at all: only
+ * `"Principal": "*"` (or `{"AWS": "*"}`) matches them and no principal keys are derived.
+ */
 export interface RequestPrincipal {
   readonly arn: string;
   readonly accountId: string;
-  readonly type: 'root' | 'user' | 'assumed-role' | 'service';
+  readonly type: 'root' | 'user' | 'assumed-role' | 'service' | 'web-identity' | 'anonymous';
   readonly userName?: string;
   readonly userId?: string;
 }

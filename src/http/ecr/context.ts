@@ -8,7 +8,9 @@ import type { RepositoryService } from '../../services/repositories/repository-s
 import type { TokenService } from '../../services/tokens.js';
 import type { LifecycleService } from '../../services/lifecycle/lifecycle-service.js';
 import type { RegistryConfig } from '../../services/registry-config/registry-config.js';
-import type { CredentialStore } from '../../services/access/credentials.js';
+import type { Authenticator } from '../../services/identity/authenticator.js';
+import type { AuditTrail } from '../../services/audit/audit-trail.js';
+import type { AuthThrottle } from '../auth-throttle.js';
 import type { CreationTemplates } from '../../services/registry-config/creation-templates.js';
 import type { EcrOperationName, OperationTypes } from './generated/ecr-model.js';
 
@@ -20,7 +22,9 @@ export interface EcrServices {
   blobs: BlobService;
   tokens: TokenService;
   access: AccessService;
-  credentials: CredentialStore;
+  auth: Authenticator;
+  audit: AuditTrail;
+  throttle: AuthThrottle;
   templates: CreationTemplates;
   lifecycle: LifecycleService;
   registryConfig: RegistryConfig;
@@ -31,6 +35,7 @@ export interface EcrServices {
 export interface EcrCall {
   services: EcrServices;
   principal: Principal;
+  sourceIp: string;
   /** `http://host:port` as the client addressed us (repository URIs, proxy endpoint, download URLs). */
   baseUrl: string;
 }

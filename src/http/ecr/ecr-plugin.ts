@@ -16,6 +16,8 @@ import { readInput, writeOutput } from './shapes.js';
 import { downloadRoute } from './download.js';
 import { createHash } from 'node:crypto';
 import { verifySigV4 } from '../../core/sigv4.js';
+import type { Principal } from '../../services/identity/principal.js';
+import { parseRepositoryArn } from '../../core/arn.js';
 
 function sha256Hex(body: unknown): string {
   return createHash('sha256').update(Buffer.isBuffer(body) ? body : Buffer.alloc(0)).digest('hex');
@@ -32,9 +34,11 @@ class ProtocolError extends Error {
   }
 }
 
-export function ecrPlugin(services: EcrServices) {
+export function ecrPlugin(services: EcrServices, queryApi: (req: FastifyRequest, reply: FastifyReply) => Promise<FastifyReply>) {
   return async function register(app: FastifyInstance): Promise<void> {
     app.addContentTypeParser(JSON_11, { parseAs: 'buffer', bodyLimit: 32 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+    // IAM and STS (the query protocol) share the endpoint: form bodies, no X-Amz-Target.
+    app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
     // Errors Fastify raises before a handler runs (body too large, broken framing) in ECR's shape.
     app.setErrorHandler((err: Error & { statusCode?: number }, req, reply) => {
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
@@ -51,31 +55,66 @@ export function ecrPlugin(services: EcrServices) {
       const op = typeof target === 'string' && target.startsWith(`${ECR_TARGET_PREFIX}.`) ? target.slice(ECR_TARGET_PREFIX.length + 1) : '';
       req.operation = `ecr.${op || 'unknown'}`;
       reply.header('x-amzn-RequestId', req.id);
+      if (target === undefined) return queryApi(req, reply);
+      let principal: Principal | null = null;
+      let params: Record<string, unknown> | undefined;
+      const audit = (errorCode: string | undefined, errorMessage?: string): void =>
+        services.audit.record({
+          source: 'ecr',
+          eventName: op || 'unknown',
+          principal,
+          sourceIp: req.ip,
+          ...(typeof req.headers['user-agent'] === 'string' ? { userAgent: req.headers['user-agent'] } : {}),
+          requestId: req.id,
+          ...(params ? { params } : {}),
+          ...(errorCode ? { errorCode, ...(errorMessage ? { errorMessage } : {}) } : {}),
+          readOnly: /^(Describe|List|Get|BatchGet|BatchCheck)/.test(op),
+        });
       try {
         // Who is asking comes first: nothing about the request is examined for an unsigned caller.
         const who = await verifySigV4(
           { method: req.method, path: (req.raw.url ?? '/').split('?')[0] ?? '/', query: (req.raw.url ?? '').split('?')[1] ?? '', headers: req.headers, bodySha256: sha256Hex(req.body) },
-          { services: ['ecr'], secretOf: (id) => services.credentials.secretOf(id), now: services.now() },
-        );
-        const principal = services.credentials.principalOf(who.accessKeyId);
+          { services: ['ecr'], secretOf: (id) => services.auth.secretOf(id), now: services.now() },
+        ).catch(async (err: unknown) => {
+          await services.throttle.delayFailure(req.ip);
+          throw err;
+        });
+        principal = await services.auth.principalOfKey(who.accessKeyId, who.sessionToken, { service: 'ecr', region: who.region });
         if (!(op in OPERATIONS)) throw new ProtocolError('UnknownOperationException', `unknown operation ${String(target ?? '')}`);
         const name = op as EcrOperationName;
         const raw = parseBody(req.body);
+        params = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : undefined;
         const spec = OPERATIONS[name];
         const input = (spec.input ? readInput(spec.input, raw) : {}) as Record<string, unknown>;
         const handler = ECR_HANDLERS[name] as EcrHandler<EcrOperationName> | undefined;
         if (!handler) throw new ProtocolError('UnsupportedOperationException', `Berth does not support ${name} yet`);
-        const resource = services.access.resourceArn(typeof input.repositoryName === 'string' ? input.repositoryName : undefined);
-        await services.access.authorize(principal, `ecr:${name}`, resource);
-        const call: EcrCall = { services, principal, baseUrl: `http://${req.headers.host ?? 'localhost'}` };
+        const repository = typeof input.repositoryName === 'string' ? input.repositoryName : repositoryOfArn(services, input.resourceArn);
+        await services.access.authorize(principal, `ecr:${name}`, {
+          ...(repository !== undefined ? { repository } : name === 'GetAuthorizationToken' ? { resource: '*' } : {}),
+          sourceIp: req.ip,
+        });
+        const call: EcrCall = { services, principal, sourceIp: req.ip, baseUrl: `http://${req.headers.host ?? 'localhost'}` };
         const output = await handler(call, input as never);
+        audit(undefined);
         return await reply.code(200).header('Content-Type', JSON_11).send(JSON.stringify(writeOutput(output)));
       } catch (err) {
-        return renderError(err, op, req, reply);
+        const sent = renderError(err, op, req, reply);
+        audit(String(reply.getHeader('x-amzn-ErrorType') ?? 'ServerException'), err instanceof Error ? err.message : String(err));
+        return sent;
       }
     });
     downloadRoute(app, services);
   };
+}
+
+/** The repository a `resourceArn` input names (TagResource and friends), if it is one of ours. */
+function repositoryOfArn(services: EcrServices, arn: unknown): string | undefined {
+  if (typeof arn !== 'string') return undefined;
+  try {
+    return parseRepositoryArn(arn, services.account.region, services.account.id);
+  } catch {
+    return undefined; // the handler answers for a malformed ARN
+  }
 }
 
 function parseBody(body: unknown): unknown {

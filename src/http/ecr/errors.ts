@@ -41,11 +41,16 @@ export const ECR_ERRORS = {
   LIFECYCLE_PREVIEW_NOT_FOUND: ['LifecyclePolicyPreviewNotFoundException'],
   ACCESS_DENIED: ['AccessDeniedException' as EcrErrorName],
   UNAUTHENTICATED: ['UnrecognizedClientException' as EcrErrorName],
+  ENTITY_NOT_FOUND: ['InvalidParameterException'],
+  ENTITY_EXISTS: ['InvalidParameterException'],
+  DELETE_CONFLICT: ['InvalidParameterException'],
+  INVALID_IDENTITY_TOKEN: ['UnrecognizedClientException' as EcrErrorName],
+  EXPIRED_TOKEN: ['ExpiredTokenException' as EcrErrorName, 'UnrecognizedClientException' as EcrErrorName],
   INTERNAL: ['ServerException'],
 } as const satisfies Record<ErrorCode, readonly EcrErrorName[]>;
 
 /** Errors of the AWS JSON protocol itself, which every operation may return. */
-export const PROTOCOL_ERRORS = new Set(['AccessDeniedException', 'UnrecognizedClientException', 'UnknownOperationException', 'SerializationException', 'UnsupportedOperationException']);
+export const PROTOCOL_ERRORS = new Set(['AccessDeniedException', 'ExpiredTokenException', 'UnrecognizedClientException', 'UnknownOperationException', 'SerializationException', 'UnsupportedOperationException']);
 
 /** The HTTP status of an ECR error name. */
 export function statusOf(name: string): number {

@@ -21,9 +21,12 @@ export async function catalog(call: OciCall): Promise<void> {
   const { services, query, reply } = call;
   const n = pageSize(query);
   const last = query.get('last') ?? undefined;
+  // Filtered to the repositories the caller may see; `more` and the Link still follow the unfiltered walk.
   const page = await services.manifests.catalog({ ...(n === undefined ? {} : { n }), ...(last === undefined ? {} : { last }) });
-  const tail = page.repositories[page.repositories.length - 1];
-  if (page.more && tail !== undefined) reply.header('Link', nextLink('/v2/_catalog', n ?? page.repositories.length, tail));
+  const tailUnfiltered = page.repositories[page.repositories.length - 1];
+  const walked = page.repositories.length;
+  page.repositories = await services.access.filterRepositories(call.principal, 'ecr:DescribeRepositories', page.repositories);
+  if (page.more && tailUnfiltered !== undefined) reply.header('Link', nextLink('/v2/_catalog', n ?? walked, tailUnfiltered));
   return reply.code(200).header('Content-Type', 'application/json').send(JSON.stringify({ repositories: page.repositories }));
 }
 

@@ -20,12 +20,20 @@ const OCI_INDEX = 'application/vnd.oci.image.index.v1+json';
 let app: App;
 let dir: string;
 let clock = Date.now();
+let authorization = '';
+const ROOT_KEY = 'AKIAOCIAPITESTROOT01';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-oci-api-'));
-  const config = loadConfig({ env: {}, flags: { dataDir: dir, registry: { pullRecordIntervalSeconds: 0 } } });
+  const config = loadConfig({
+    env: { BERTH_ROOT_ACCESS_KEY_ID: ROOT_KEY, BERTH_ROOT_SECRET_ACCESS_KEY: 'oci-api-test-secret' },
+    flags: { dataDir: dir, registry: { pullRecordIntervalSeconds: 0 } },
+  });
   app = await buildApp(config, pino({ level: 'silent' }), { now: () => clock });
   await app.http.ready();
+  // Every request below is the account root's, logged in as `docker login` would be.
+  const { token } = await app.auth.loginToken(await app.auth.resolve({ t: 'r', a: ROOT_KEY }), 3650 * 24 * 3600 * 1000);
+  authorization = `Basic ${Buffer.from(`AWS:${token}`).toString('base64')}`;
 });
 afterAll(async () => {
   await app.close();
@@ -34,7 +42,7 @@ afterAll(async () => {
 
 type Res = Awaited<ReturnType<App['http']['inject']>>;
 const req = (method: string, url: string, o: { body?: Buffer | string; headers?: Record<string, string> } = {}): Promise<Res> =>
-  app.http.inject({ method: method as 'GET', url, headers: o.headers ?? {}, ...(o.body !== undefined ? { payload: o.body } : {}) });
+  app.http.inject({ method: method as 'GET', url, headers: { authorization, ...o.headers }, ...(o.body !== undefined ? { payload: o.body } : {}) });
 const errorCode = (r: Res): string => (JSON.parse(r.body) as { errors: { code: string }[] }).errors[0]!.code;
 
 async function pushBlob(name: string, data: Buffer | string): Promise<string> {

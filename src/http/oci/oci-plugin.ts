@@ -12,6 +12,23 @@ import { catalog, referrers, tagsList } from './listings.js';
 import { manifest } from './manifests.js';
 import { matchRoute, type OciOperation } from './route-table.js';
 import { startUpload, uploadSession } from './uploads.js';
+import { challenge, principalOfRequest } from './authenticate.js';
+import { tokenRoute } from './token-endpoint.js';
+import type { Principal } from '../../services/identity/principal.js';
+
+/**
+ * The /v2/ calls the audit trail records when they succeed (every denied or unauthenticated
+ * call is recorded too): image reads and writes, upload starts and completions. Blob reads,
+ * chunk uploads and status checks are not, so a pull of many layers is a few events, not
+ * one per request.
+ */
+function auditedEvent(operation: OciOperation, method: string, action: string | null | undefined): string | null {
+  if (!action) return null;
+  if (operation === 'manifest' || operation === 'upload.start' || operation === 'tags.list') return action;
+  if (operation === 'upload.session' && method === 'PUT') return action;
+  if (operation === 'blob' && method === 'DELETE') return action;
+  return null;
+}
 
 const HANDLERS: Record<OciOperation, (call: OciCall) => Promise<void>> = {
   version: async (call) => {
@@ -56,18 +73,59 @@ export function ociPlugin(services: OciServices) {
       if (!route.methodAllowed) {
         return renderError(new BerthError('UNSUPPORTED', `${req.method} is not supported on this endpoint`), req, reply, 405);
       }
-      // NOTE: every principal is anonymous until /v2/ authentication lands (issue 3); the check is
-      // already the one the ECR API makes, with the ECR action the route table names.
-      if (route.action) {
-        await services.access.authorize(services.access.anonymous(), route.action, services.access.resourceArn(route.operation === 'catalog' ? undefined : route.name));
+      const event = auditedEvent(route.operation, req.method, route.action);
+      const repository = route.operation === 'catalog' || route.operation === 'version' ? undefined : route.name;
+      let principal = services.access.anonymous();
+      try {
+        principal = await principalOfRequest(req, services.auth, principal);
+        // The version check and the catalog need a caller (the catalog is then filtered); every
+        // other route is authorized as the ECR action the route table names.
+        if (route.action === null || route.operation === 'catalog') {
+          if (principal.kind === 'anonymous') throw new BerthError('UNAUTHENTICATED', 'authentication required');
+        } else if (route.action !== undefined) {
+          await services.access.authorize(principal, route.action, { ...(repository === undefined ? {} : { repository }), sourceIp: req.ip });
+        }
+      } catch (err) {
+        if (isBerthError(err, 'UNAUTHENTICATED') || isBerthError(err, 'ACCESS_DENIED')) {
+          if (principal.kind === 'anonymous' && req.headers.authorization) await services.throttle.delayFailure(req.ip);
+          audit(req, principal, route.action ?? 'Authenticate', repository, err);
+          if (isBerthError(err, 'UNAUTHENTICATED')) {
+            const scope = repository === undefined ? undefined : `repository:${repository}:${req.method === 'GET' || req.method === 'HEAD' ? 'pull' : 'pull,push'}`;
+            const header = challenge({ scheme: services.challenge, base: `http://${req.headers.host ?? 'localhost'}`, ...(scope ? { scope } : {}) });
+            return renderError(err, req, reply, undefined, { 'WWW-Authenticate': header });
+          }
+        }
+        throw err;
       }
       const ac = new AbortController();
       reply.raw.once('close', () => {
         if (!reply.raw.writableFinished) ac.abort(new Error('client closed the connection'));
       });
       const query = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
-      await HANDLERS[route.operation]({ services, req, reply, name: route.name, reference: route.reference, query, signal: ac.signal });
+      try {
+        await HANDLERS[route.operation]({ services, req, reply, principal, name: route.name, reference: route.reference, query, signal: ac.signal });
+        if (event) audit(req, principal, event, repository, undefined, route.reference);
+      } catch (err) {
+        if (event) audit(req, principal, event, repository, err, route.reference);
+        throw err;
+      }
     };
+
+    const audit = (req: FastifyRequest, principal: Principal, action: string, repository: string | undefined, err: unknown, reference?: string): void => {
+      services.audit.record({
+        source: 'ecr',
+        eventName: action.replace(/^ecr:/, ''),
+        principal,
+        sourceIp: req.ip,
+        ...(typeof req.headers['user-agent'] === 'string' ? { userAgent: req.headers['user-agent'] } : {}),
+        requestId: req.id,
+        params: { ...(repository === undefined ? {} : { repositoryName: repository }), ...(reference ? { reference } : {}), path: (req.raw.url ?? '').split('?')[0] },
+        ...(err === undefined ? {} : { errorCode: isBerthError(err) ? (OCI_ERRORS[err.code]?.code ?? 'UNKNOWN') : 'UNKNOWN', errorMessage: err instanceof Error ? err.message : String(err) }),
+        readOnly: req.method === 'GET' || req.method === 'HEAD',
+      });
+    };
+
+    tokenRoute(app, services);
 
     for (const url of ['/v2', '/v2/', '/v2/*']) {
       app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'], url, handler: handle, exposeHeadRoute: false });
@@ -76,7 +134,7 @@ export function ociPlugin(services: OciServices) {
 }
 
 /** Renders an error as `{"errors":[{code,message,detail}]}`. 5xx details are logged, never sent. */
-function renderError(err: unknown, req: FastifyRequest, reply: FastifyReply, statusOverride?: number): FastifyReply {
+function renderError(err: unknown, req: FastifyRequest, reply: FastifyReply, statusOverride?: number, extraHeaders: Record<string, string> = {}): FastifyReply {
   let code: OciCode;
   let status: number;
   let message: string;
@@ -116,6 +174,7 @@ function renderError(err: unknown, req: FastifyRequest, reply: FastifyReply, sta
     if (err.code === 'RANGE_NOT_SATISFIABLE' && d?.size !== undefined) reply.header('Content-Range', `bytes */${d.size}`);
   }
   reply.header('Docker-Distribution-API-Version', 'registry/2.0');
+  for (const [k, v] of Object.entries(extraHeaders)) reply.header(k, v);
   const body = JSON.stringify({ errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] });
   return reply.code(status).header('Content-Type', 'application/json').send(req.method === 'HEAD' ? undefined : body);
 }

@@ -19,7 +19,10 @@ export async function startUpload(call: OciCall): Promise<void> {
   const mount = query.get('mount');
   if (mount !== null) {
     const from = query.get('from');
-    const mounted = await services.uploads.mount(name, mount, from ?? undefined);
+    // The source must be readable by the caller (a mount is a read of `from` and a write here).
+    const canRead = (repository: string): Promise<boolean> =>
+      services.access.allows(call.principal, 'ecr:GetDownloadUrlForLayer', { repository, sourceIp: req.ip });
+    const mounted = await services.uploads.mount(name, mount, from ?? undefined, canRead);
     if (mounted) {
       reply.code(201).header('Location', blobLocation(name, mounted.digest)).header('Docker-Content-Digest', mounted.digest).header('Content-Length', '0');
       return reply.send();

@@ -76,6 +76,17 @@ export class KyselyBlobs implements BlobIndex {
     return r ? toBlob(r) : null;
   }
 
+  async repositoriesLinking(digest: string, limit: number): Promise<string[]> {
+    const rows = await this.db
+      .selectFrom('repository_blobs as l')
+      .innerJoin('repositories as p', 'p.id', 'l.repository_id')
+      .select('p.name')
+      .where('l.digest', '=', digest)
+      .limit(limit)
+      .execute();
+    return rows.map((r) => r.name).sort();
+  }
+
   async linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();
     let q = this.db

@@ -1,6 +1,6 @@
 /**
- * Access keys and who they belong to. For now the registry has its root key (issue 3 adds
- * users, roles and temporary credentials): taken from BERTH_ROOT_ACCESS_KEY_ID /
+ * The account's root access key (users' keys and temporary credentials are in
+ * services/identity): taken from BERTH_ROOT_ACCESS_KEY_ID /
  * BERTH_ROOT_SECRET_ACCESS_KEY when set, otherwise generated on first start, written once
  * to `<dataDir>/root-credentials` (mode 0600) and stored encrypted in the database, so
  * every node that shares the database and the master key knows it. Secrets are never logged.
@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { RegistrySettingsStore } from '../../metadata/types.js';
-import type { Principal } from './access-service.js';
+import type { Principal } from '../identity/principal.js';
 import type { SecretBox } from './secret-box.js';
 
 interface StoredKey {
@@ -62,9 +62,14 @@ export class CredentialStore {
     return this.root && this.root.id === accessKeyId ? this.root.secret : null;
   }
 
-  /** The principal an access key belongs to (call after secretOf succeeded). */
-  principalOf(accessKeyId: string): Principal {
-    if (!this.root || this.root.id !== accessKeyId) throw new Error(`unknown access key ${accessKeyId}`);
-    return { kind: 'root', arn: `arn:aws:iam::${this.accountId}:root`, accountId: this.accountId };
+  /** The root access key's id (null before init). */
+  rootKeyId(): string | null {
+    return this.root?.id ?? null;
+  }
+
+  /** The root principal, when `accessKeyId` is the root key; else null. */
+  rootPrincipal(accessKeyId: string): Principal | null {
+    if (!this.root || this.root.id !== accessKeyId) return null;
+    return { kind: 'root', arn: `arn:aws:iam::${this.accountId}:root`, accountId: this.accountId, userId: this.accountId, accessKeyId, ref: { t: 'r', a: accessKeyId } };
   }
 }

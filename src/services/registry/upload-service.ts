@@ -142,19 +142,26 @@ export class UploadService {
 
   /**
    * Links an existing blob into `repository` (cross-repository mount). With `from`, the blob
-   * must be linked there; without it, any stored blob is reachable (access control narrows
-   * this to repositories the caller may read). Returns null when nothing can be mounted.
+   * must be linked there; without it, a repository that holds it is looked for. Either way
+   * the source must be one `canRead` accepts (the caller may read it). Returns null when
+   * nothing can be mounted.
    */
-  async mount(repository: string, digest: string, from: string | undefined): Promise<CommittedBlob | null> {
+  async mount(repository: string, digest: string, from: string | undefined, canRead: (repository: string) => Promise<boolean>): Promise<CommittedBlob | null> {
     validateRepositoryName(repository);
     parseDigest(digest);
-    let blob;
+    let blob = null;
     if (from !== undefined) {
       validateRepositoryName(from);
       const source = await this.ctx.meta.repositories.get(from);
-      blob = source ? await this.ctx.meta.blobs.getLinked(source.id, digest) : null;
+      blob = source && (await canRead(from)) ? await this.ctx.meta.blobs.getLinked(source.id, digest) : null;
     } else {
-      blob = await this.ctx.meta.blobs.get(digest);
+      // Automatic mount: only from a repository the caller may read, so a digest alone never
+      // grants access to bytes held elsewhere.
+      for (const name of await this.ctx.meta.blobs.repositoriesLinking(digest, 50)) {
+        if (name !== repository && !(await canRead(name))) continue;
+        blob = await this.ctx.meta.blobs.get(digest);
+        break;
+      }
     }
     if (!blob) return null;
     const now = this.ctx.now();

@@ -52,12 +52,12 @@ export const layerHandlers: EcrHandlers = {
   async GetAuthorizationToken(call, input) {
     for (const id of input.registryIds ?? []) checkRegistryId(call, id);
     const ttl = 12 * 3600 * 1000;
-    const password = await call.services.tokens.sign('login', { p: call.principal.arn }, ttl);
+    const { token: password, expiresAt } = await call.services.auth.loginToken(call.principal, ttl);
     return {
       authorizationData: [
         {
           authorizationToken: Buffer.from(`AWS:${password}`).toString('base64'),
-          expiresAt: new Date(call.services.now() + ttl),
+          expiresAt: new Date(expiresAt),
           proxyEndpoint: call.baseUrl,
         },
       ],
