@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { ConfigSchema } from '../config/schema.js';
 import { registerRegistryCommands } from './commands/index.js';
+import { registerVulnDbCommands } from './commands/vulndb.js';
 import { serve } from './serve.js';
 
 const program = new Command();
@@ -54,6 +55,7 @@ configCmd
   });
 
 registerRegistryCommands(program);
+registerVulnDbCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {
