@@ -197,24 +197,27 @@ export class GoBuildInfoReader {
 
   private search(buf: Buffer, base: number): void {
     if (this.sawHeader) return;
+    let header = buf.length;
     this.occurrences(buf, BUILDINFO_MAGIC, (i) => {
-      if (this.sawHeader || (base + i) % 16 !== 0) return;
-      this.sawHeader = true;
-      this.tap(base + i, 32, (h) => this.header(h, base + i + 32));
+      if (header < buf.length || (base + i) % 16 !== 0) return;
+      header = i;
     });
-    if (this.sawHeader) return;
-    // Candidates for the pointer layout, whose strings come before the header.
+    // Candidates for the pointer layout, whose strings come before the header (in this buffer too).
     this.occurrences(buf, GO_PREFIX, (i) => {
-      if (this.candidates >= this.limits.maxCandidates) return;
+      if (i >= header || this.candidates >= this.limits.maxCandidates) return;
       this.candidates++;
       this.tap(base + i, VERSION_WINDOW, (b) => this.versions.set(base + i, b));
     });
     this.occurrences(buf, MODINFO_START, (i) => {
-      if (this.candidates >= this.limits.maxCandidates) return;
+      if (i >= header || this.candidates >= this.limits.maxCandidates) return;
       this.candidates++;
       const ends = (d: Buffer): number => d.indexOf(MODINFO_END, 16);
       this.tap(base + i, this.limits.maxInfoBytes, (b) => this.modinfos.set(base + i, ends(b) >= 0 ? b.subarray(0, ends(b) + 16) : b), (d) => ends(d) >= 0);
     });
+    if (header < buf.length) {
+      this.sawHeader = true;
+      this.tap(base + header, 32, (h) => this.header(h, base + header + 32));
+    }
   }
 
   private tap(start: number, length: number, onDone: (b: Buffer) => void, until?: (d: Buffer) => boolean): void {
