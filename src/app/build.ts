@@ -118,7 +118,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const tokens = new TokenService(meta.registry, now);
   const auth = new Authenticator(meta.identity, credentials, box, tokens, accountId, now);
   const audit = new AuditTrail(meta, { id: accountId, region: config.registry.region }, now, logger);
-  const throttle = new AuthThrottle(now);
+  const throttle = new AuthThrottle(now, config.auth.failedAuthFreePerMinute, config.auth.failedAuthMaxDelayMs);
   const oidc = new OidcVerifier(
     config.auth.oidcProviders.map((p) => ({ issuer: p.issuer, ...(p.jwksUrl ? { jwksUrl: p.jwksUrl } : {}), ...(p.jwksFile ? { jwksFile: p.jwksFile } : {}), ...(p.audiences ? { audiences: p.audiences } : {}) })),
     accountId,

@@ -26,6 +26,8 @@ export const ConfigSchema = Type.Object(
           default: 'basic',
           description: 'the WWW-Authenticate scheme of a /v2/ 401 (basic, as ECR; bearer: the Docker token flow); both are always accepted',
         }),
+        failedAuthFreePerMinute: Type.Integer({ default: 10, minimum: 0, description: 'authentication failures from one address per minute answered without delay' }),
+        failedAuthMaxDelayMs: Type.Integer({ default: 5000, minimum: 0, description: 'the longest delay before answering a failure past that (it doubles from 100 ms)' }),
         oidcProviders: Type.Array(
           Type.Object(
             {

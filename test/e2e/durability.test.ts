@@ -6,6 +6,7 @@
  *   the data directory (SQLite file + blob directory).
  * - Path tricks sent byte-for-byte (no client-side normalisation) get NAME_INVALID.
  */
+import { loginHeader } from '../support/registry-auth.js';
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { connect } from 'node:net';
@@ -22,7 +23,8 @@ interface Res {
 
 function request(base: string, method: string, path: string, body?: Buffer | ((req: http.ClientRequest) => void), headers: Record<string, string> = {}): Promise<Res> {
   return new Promise((resolve, reject) => {
-    const req = http.request(new URL(path, base), { method, headers, agent: false }, (res) => {
+    const login = loginHeader(new URL(base).host);
+    const req = http.request(new URL(path, base), { method, headers: { ...(login ? { authorization: login } : {}), ...headers }, agent: false }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
@@ -133,7 +135,7 @@ describe('durability', () => {
     // Truncated: Content-Length promises 100,000 bytes, the client sends 30,000 and hangs up.
     await new Promise<void>((resolve) => {
       const sock = connect(server.port, '127.0.0.1', () => {
-        sock.write(`PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Range: 50000-149999\r\nContent-Length: 100000\r\n\r\n`);
+        sock.write(`PATCH ${location} HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Range: 50000-149999\r\nContent-Length: 100000\r\nAuthorization: ${loginHeader(server.host)}\r\n\r\n`);
         sock.write(data.subarray(50_000, 80_000), () => setTimeout(() => sock.destroy(), 200));
       });
       sock.on('close', () => resolve());
@@ -170,7 +172,7 @@ describe('durability', () => {
     const raw = (path: string): Promise<string> =>
       new Promise((resolve, reject) => {
         const sock = connect(server.port, '127.0.0.1', () => {
-          sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
+          sock.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: ${loginHeader(server.host)}\r\n\r\n`);
         });
         let out = '';
         sock.on('data', (c: Buffer) => (out += c.toString()));

@@ -88,11 +88,7 @@ export function ecrPlugin(services: EcrServices, queryApi: (req: FastifyRequest,
         const input = (spec.input ? readInput(spec.input, raw) : {}) as Record<string, unknown>;
         const handler = ECR_HANDLERS[name] as EcrHandler<EcrOperationName> | undefined;
         if (!handler) throw new ProtocolError('UnsupportedOperationException', `Berth does not support ${name} yet`);
-        const repository = typeof input.repositoryName === 'string' ? input.repositoryName : repositoryOfArn(services, input.resourceArn);
-        await services.access.authorize(principal, `ecr:${name}`, {
-          ...(repository !== undefined ? { repository } : name === 'GetAuthorizationToken' ? { resource: '*' } : {}),
-          sourceIp: req.ip,
-        });
+        await authorizeCall(services, principal, name, input, req.ip);
         const call: EcrCall = { services, principal, sourceIp: req.ip, baseUrl: `http://${req.headers.host ?? 'localhost'}` };
         const output = await handler(call, input as never);
         audit(undefined);
@@ -105,6 +101,24 @@ export function ecrPlugin(services: EcrServices, queryApi: (req: FastifyRequest,
     });
     downloadRoute(app, services);
   };
+}
+
+/**
+ * Authorizes `ecr:<Op>` on what the input names: its repository (`repositoryName`, or a
+ * repository `resourceArn`), each of `repositoryNames`, else `*` (registry-level calls, as
+ * ECR's actions without a repository resource). DescribeRepositories without names lists
+ * only what the caller may describe (the handler filters), so it is not refused here.
+ */
+async function authorizeCall(services: EcrServices, principal: Principal, name: EcrOperationName, input: Record<string, unknown>, sourceIp: string): Promise<void> {
+  const action = `ecr:${name}`;
+  const repository = typeof input.repositoryName === 'string' ? input.repositoryName : repositoryOfArn(services, input.resourceArn);
+  if (repository !== undefined) return services.access.authorize(principal, action, { repository, sourceIp });
+  if (Array.isArray(input.repositoryNames)) {
+    for (const r of input.repositoryNames as string[]) await services.access.authorize(principal, action, { repository: r, sourceIp });
+    return;
+  }
+  if (name === 'DescribeRepositories') return;
+  return services.access.authorize(principal, action, { resource: '*', sourceIp });
 }
 
 /** The repository a `resourceArn` input names (TagResource and friends), if it is one of ours. */

@@ -15,7 +15,7 @@ function shapeOf(service: QueryService, name: string): QueryShape {
 }
 
 function invalid(path: string, constraint: string): BerthError {
-  return new BerthError('INVALID_PARAMETER', `1 validation error detected: Value at '${path}' failed to satisfy constraint: ${constraint}`, { detail: { member: path } });
+  return new BerthError('INVALID_PARAMETER', `1 validation error detected: Value at '${path}' failed to satisfy constraint: ${constraint}`, { detail: { member: path, modelValidation: true } });
 }
 
 const patterns = new Map<string, RegExp | null>();

@@ -123,6 +123,8 @@ function describe(err: unknown, service: QueryService, action: string, req: Fast
   if (isBerthError(err) && err.code !== 'INTERNAL') {
     const declared = service.operations[action]?.errors ?? [];
     if (err.code === 'INVALID_PARAMETER') {
+      // Constraint failures of the model are ValidationError, as AWS answers them.
+      if ((err.detail as { modelValidation?: boolean } | undefined)?.modelValidation === true) return ['ValidationError', 400, err.message];
       const malformed = (err.detail as { malformedPolicy?: boolean } | undefined)?.malformedPolicy === true;
       const shape = (malformed ? ['MalformedPolicyDocumentException', 'InvalidInputException'] : ['InvalidInputException']).find((n) => declared.includes(n));
       const e = shape ? service.shapes[shape]?.error : undefined;

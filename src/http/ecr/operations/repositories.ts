@@ -48,11 +48,9 @@ export const repositoryHandlers: EcrHandlers = {
     const limit = input.maxResults ?? 100;
     const page = await call.services.repositories.describe({ limit, ...(input.repositoryNames ? { names: input.repositoryNames } : {}), ...(after !== undefined ? { after } : {}) });
     const last = page.rows[page.rows.length - 1];
-    // Named repositories must each be allowed (AccessDenied otherwise, as ECR does); a listing
-    // shows only the repositories the caller may describe.
-    if (input.repositoryNames) {
-      for (const name of input.repositoryNames) await call.services.access.authorize(call.principal, 'ecr:DescribeRepositories', { repository: name, sourceIp: call.sourceIp });
-    } else {
+    // Named repositories were each authorized by the dispatcher; a listing shows only the
+    // repositories the caller may describe.
+    if (!input.repositoryNames) {
       const visible = new Set(await call.services.access.filterRepositories(call.principal, 'ecr:DescribeRepositories', page.rows.map((r) => r.name)));
       page.rows = page.rows.filter((r) => visible.has(r.name));
     }
