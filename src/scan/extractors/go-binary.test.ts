@@ -156,3 +156,14 @@ describe('Go binary selection and parsing', () => {
     ]);
   });
 });
+
+describe('Go build info on hostile input', () => {
+  it('keeps a bounded number of module-info captures however many sentinels a file holds', () => {
+    const junk = Buffer.concat(Array.from({ length: 2000 }, () => Buffer.concat([MODINFO_START, Buffer.alloc(100, 0x61)])));
+    const file = buildElf([{ offset: 0x1000, vaddr: 0x401000, data: junk }]);
+    const r = new GoBuildInfoReader({ maxInfoBytes: 64 * 1024, maxCandidates: 4096, maxInfoCandidates: 4 });
+    for (let i = 0; i < file.length; i += 4096) r.write(file.subarray(i, i + 4096));
+    expect((r as unknown as { taps: unknown[] }).taps.length).toBeLessThanOrEqual(4);
+    expect(r.result()).toBeUndefined();
+  });
+});

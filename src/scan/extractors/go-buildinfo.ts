@@ -11,8 +11,8 @@
  *   info (data segment), but their bytes lie before it (read-only data), already streamed past. So, before the
  *   header is seen, the reader remembers every place where a version (`go1.`, 48 bytes) or a module info (between
  *   the 16-byte sentinels the go command wraps it in) starts, by file offset, and afterwards resolves the
- *   addresses through the ELF program headers to those offsets. Memory: at most `maxCandidates` small windows and
- *   `maxInfoBytes` per module-info capture.
+ *   addresses through the ELF program headers to those offsets. Memory: at most `maxCandidates` windows of 48
+ *   bytes and `maxInfoCandidates` module-info captures of at most `maxInfoBytes` each, whatever the file holds.
  */
 import { fromToolchain } from '../../core/vuln/versions/go.js';
 import { ELF_MAGIC, elfHeadNeeded, fileOffsetOf, parseElf, type ElfInfo } from './go-elf.js';
@@ -40,8 +40,12 @@ export interface GoBuildInfo {
 }
 
 export interface GoBuildInfoLimits {
+  /** Largest build info (inline strings, or one module-info capture). */
   maxInfoBytes: number;
+  /** Version windows remembered for the pointer layout. */
   maxCandidates: number;
+  /** Module-info captures (each up to `maxInfoBytes`); a real binary has one. */
+  maxInfoCandidates: number;
 }
 
 interface Tap {
@@ -133,13 +137,14 @@ export class GoBuildInfoReader {
   private readonly versions = new Map<number, Buffer>();
   private readonly modinfos = new Map<number, Buffer>();
   private candidates = 0;
+  private infoCandidates = 0;
   private goVersion: Buffer | undefined;
   private modinfo: Buffer | undefined;
   private done = false;
   /** Why build info that was found could not be read. */
   error: string | undefined;
 
-  constructor(private readonly limits: GoBuildInfoLimits = { maxInfoBytes: 1024 * 1024, maxCandidates: 4096 }) {}
+  constructor(private readonly limits: GoBuildInfoLimits = { maxInfoBytes: 1024 * 1024, maxCandidates: 4096, maxInfoCandidates: 4 }) {}
 
   /** Feeds the next bytes; false once nothing more is needed (done, failed, or not an ELF file). */
   write(chunk: Buffer): boolean {
@@ -209,8 +214,8 @@ export class GoBuildInfoReader {
       this.tap(base + i, VERSION_WINDOW, (b) => this.versions.set(base + i, b));
     });
     this.occurrences(buf, MODINFO_START, (i) => {
-      if (i >= header || this.candidates >= this.limits.maxCandidates) return;
-      this.candidates++;
+      if (i >= header || this.infoCandidates >= this.limits.maxInfoCandidates) return;
+      this.infoCandidates++;
       const ends = (d: Buffer): number => d.indexOf(MODINFO_END, 16);
       this.tap(base + i, this.limits.maxInfoBytes, (b) => this.modinfos.set(base + i, ends(b) >= 0 ? b.subarray(0, ends(b) + 16) : b), (d) => ends(d) >= 0);
     });
