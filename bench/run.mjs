@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Client } from './lib/http.mjs';
 import { Checks, Reg } from './lib/oci.mjs';
-import { makeBerth, makeDistribution, distributionVersion, stopAll, killAllNow } from './lib/registries.mjs';
+import { berthLogin, makeBerth, makeDistribution, distributionVersion, stopAll, killAllNow } from './lib/registries.mjs';
 import { Ctx, WORKLOADS } from './lib/workloads.mjs';
 import { rowsFor, tabulate, textTable, markdown } from './lib/report.mjs';
 import { MiB, GiB, KiB, log, errMsg } from './lib/util.mjs';
@@ -171,7 +171,8 @@ async function main() {
     procs[side] = p;
     try {
       await p.start({ timeoutMs: Number(env.BENCH_START_TIMEOUT ?? 30) * 1000 });
-      log(`${side}: pid ${p.pid} listening on ${p.url}`);
+      p.headers = side === 'berth' ? { Authorization: await berthLogin(p.url) } : {};
+      log(`${side}: pid ${p.pid} listening on ${p.url}${side === 'berth' ? ' (requests carry a registry login)' : ''}`);
     } catch (e) {
       log(`${side}: failed to start: ${errMsg(e)}`);
       notes.push(`${side} did not start: ${errMsg(e).split('\n')[0]}`);
@@ -184,7 +185,7 @@ async function main() {
   const rows = rowsFor(cfg);
   for (const side of sides) {
     const p = procs[side];
-    const reg = new Reg(side, new Client(p.url), new Checks(side), p);
+    const reg = new Reg(side, new Client(p.url, { headers: p.headers ?? {} }), new Checks(side), p);
     runs[side] = new Ctx({ reg, cfg, rootSignal: root.signal, print: log });
   }
   // Workload by workload, alternating which registry goes first, so that both
@@ -204,7 +205,7 @@ async function main() {
       // Fresh keep-alive pool per workload: sockets left idle while the other
       // registry ran may have been closed by the server.
       ctx.reg.client.close();
-      ctx.reg.client = new Client(procs[side].url);
+      ctx.reg.client = new Client(procs[side].url, { headers: procs[side].headers ?? {} });
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);
       try {

@@ -14,7 +14,9 @@ export class HttpError extends Error {
 }
 
 export class Client {
-  constructor(baseUrl, { maxSockets = 256, idleTimeoutMs = 60_000 } = {}) {
+  /** `headers` go on every request (the registry login, for Berth). */
+  constructor(baseUrl, { maxSockets = 256, idleTimeoutMs = 60_000, headers = {} } = {}) {
+    this.defaultHeaders = headers;
     const u = new URL(baseUrl);
     if (!LOOPBACK.has(u.hostname)) throw new Error(`refusing non-loopback target ${baseUrl}`);
     this.base = u.origin;
@@ -49,7 +51,7 @@ export class Client {
         settled = true;
         reject(err);
       };
-      const hdrs = { ...headers };
+      const hdrs = { ...this.defaultHeaders, ...headers };
       let streamBody = null;
       if (body == null) {
         if (!('content-length' in lower(hdrs)) && method !== 'GET' && method !== 'HEAD' && method !== 'DELETE') hdrs['Content-Length'] = '0';

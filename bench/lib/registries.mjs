@@ -248,8 +248,31 @@ export async function makeBerth(workDir, repoRoot, extraArgs = []) {
     port,
     readyPath: '/healthz',
     // Like Distribution's (access log off, level warn): no line per request.
-    env: { BERTH_LOG__LEVEL: 'warn', ...(process.env.BERTH_LOG__LEVEL ? { BERTH_LOG__LEVEL: process.env.BERTH_LOG__LEVEL } : {}) },
+    env: {
+      BERTH_LOG__LEVEL: 'warn',
+      ...(process.env.BERTH_LOG__LEVEL ? { BERTH_LOG__LEVEL: process.env.BERTH_LOG__LEVEL } : {}),
+      BERTH_ROOT_ACCESS_KEY_ID: BENCH_ROOT.accessKeyId,
+      BERTH_ROOT_SECRET_ACCESS_KEY: BENCH_ROOT.secretAccessKey,
+    },
   });
+}
+
+/** The bench's root key for Berth. */
+export const BENCH_ROOT = { accessKeyId: 'AKIABERTHBENCHROOT01', secretAccessKey: 'berth-bench-root-secret-0123456789' };
+
+/**
+ * The `Authorization` header a docker client sends to Berth after `aws ecr get-login-password |
+ * docker login` (Basic AWS:<password>); Distribution runs without authentication, as it ships.
+ */
+export async function berthLogin(url) {
+  const { ECRClient, GetAuthorizationTokenCommand } = await import('@aws-sdk/client-ecr');
+  const ecr = new ECRClient({ endpoint: url, region: 'us-east-1', credentials: { ...BENCH_ROOT } });
+  try {
+    const out = await ecr.send(new GetAuthorizationTokenCommand({}));
+    return `Basic ${out.authorizationData[0].authorizationToken}`;
+  } finally {
+    ecr.destroy();
+  }
 }
 
 export function distributionVersion(bin = '/usr/bin/docker-registry') {

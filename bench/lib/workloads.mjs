@@ -399,7 +399,7 @@ export async function manifests(ctx) {
       const key = `man.get.wrk.c${c}`;
       await ctx.step(key, async () => {
         const t = pushed[0];
-        const rate = await runWrk(`${reg.client.base}/v2/${repo}/manifests/${t.tag}`, c, cfg.quick ? 2 : 5);
+        const rate = await runWrk(`${reg.client.base}/v2/${repo}/manifests/${t.tag}`, c, cfg.quick ? 2 : 5, reg.client.defaultHeaders);
         ctx.set(key, rate);
       });
     }
@@ -414,12 +414,12 @@ function wrkPath() {
 }
 
 /** Requests per second that wrk sustains against one URL (non-2xx responses fail the step). */
-async function runWrk(url, connections, seconds) {
+async function runWrk(url, connections, seconds, headers = {}) {
   const { execFile } = await import('node:child_process');
   const out = await new Promise((resolve, reject) => {
     execFile(
       wrkPath(),
-      ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Accept: ${OCI_MANIFEST}`, url],
+      ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Accept: ${OCI_MANIFEST}`, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url],
       { timeout: (seconds + 30) * 1000 },
       (err, stdout) => (err ? reject(err) : resolve(stdout)),
     );

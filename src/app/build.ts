@@ -134,6 +134,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       { name: 'gc', intervalMs: config.gc.intervalSeconds * 1000, run: async () => summarize(await gc.run({ graceMs: config.gc.graceSeconds * 1000 })) },
       { name: 'lifecycle', intervalMs: config.lifecycle.intervalSeconds * 1000, run: () => lifecycle.applyAll() },
       { name: 'upload-purge', intervalMs: config.uploads.purgeIntervalSeconds * 1000, run: async () => ({ purged: await uploads.purgeStale() }) },
+      { name: 'audit-purge', intervalMs: 86_400_000, run: async () => ({ purged: await purgeAudit(meta, now() - config.audit.retentionDays * 86_400_000) }) },
     ],
     now,
     logger,
@@ -192,6 +193,13 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       await meta.close();
     },
   };
+}
+
+/** Deletes audit events older than `before`, 10,000 at a time. */
+async function purgeAudit(meta: MetadataStore, before: number): Promise<number> {
+  let total = 0;
+  for (let n = await meta.audit.purgeBefore(before, 10_000); n > 0; n = await meta.audit.purgeBefore(before, 10_000)) total += n;
+  return total;
 }
 
 /** A 12-digit account id for a registry that was not given one. */

@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import { ConfigSchema } from '../config/schema.js';
 import { registerRegistryCommands } from './commands/index.js';
 import { registerVulnDbCommands } from './commands/vulndb.js';
+import { registerAdminCommands } from './commands/admin.js';
 import { serve } from './serve.js';
 
 const program = new Command();
@@ -55,6 +56,40 @@ configCmd
   });
 
 registerRegistryCommands(program);
+registerAdminCommands(program);
+
+program
+  .command('audit')
+  .description('print the audit trail (API calls, denied requests, lifecycle and GC) from the configured database')
+  .option('-c, --config <file>', 'configuration file')
+  .option('-d, --data-dir <dir>', 'data directory')
+  .option('--event-name <name>', 'only this event (e.g. PutImage, CreateUser)')
+  .option('--user <arn-or-name>', 'only calls by this principal')
+  .option('--since <time>', 'ISO time, or a duration such as 15m, 2h, 1d')
+  .option('--errors', 'only calls that failed (denied, unauthenticated, invalid)')
+  .option('--limit <n>', 'the last n matching events', '100')
+  .option('-o, --output <format>', 'table or json (one CloudTrail event per line)', 'table')
+  .action(async (opts: { config?: string; dataDir?: string; eventName?: string; user?: string; since?: string; errors?: boolean; limit: string; output: string }) => {
+    const { runAudit } = await import('./audit.js');
+    const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags: opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {} });
+    const since = opts.since === undefined ? undefined : parseSince(opts.since);
+    await runAudit(config, {
+      ...(opts.eventName ? { eventName: opts.eventName } : {}),
+      ...(opts.user ? { actor: opts.user } : {}),
+      ...(since !== undefined ? { since } : {}),
+      errorsOnly: opts.errors ?? false,
+      limit: Math.max(1, Number(opts.limit) || 100),
+      json: opts.output === 'json',
+    });
+  });
+
+function parseSince(value: string): number {
+  const m = /^(\d+)([smhd])$/.exec(value);
+  if (m) return Date.now() - Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 's' | 'm' | 'h' | 'd'];
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new ConfigError(`--since ${value}: use an ISO time or a duration such as 15m, 2h, 1d`);
+  return t;
+}
 registerVulnDbCommands(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {

@@ -111,6 +111,10 @@ export const ConfigSchema = Type.Object(
       { intervalSeconds: Type.Integer({ default: 86_400, minimum: 1, description: 'how often lifecycle policies are applied' }) },
       { ...Strict, default: {} },
     ),
+    audit: Type.Object(
+      { retentionDays: Type.Integer({ default: 90, minimum: 1, description: 'audit events older than this are deleted (daily)' }) },
+      { ...Strict, default: {} },
+    ),
     scheduler: Type.Object(
       { tickSeconds: Type.Number({ default: 30, minimum: 0.1, description: 'how often a node checks for due scheduled work' }) },
       { ...Strict, default: {} },

@@ -44,6 +44,16 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
     });
 
     identityContractCases(() => store);
+
+    it('purges audit events older than a time, oldest first, in bounded batches', async () => {
+      const tag = `purge-${randomUUID()}`;
+      for (const at of [1, 2, 3]) await store.audit.record({ at, actor: tag, action: tag });
+      await store.audit.record({ at: 4_000_000_000_000, actor: tag, action: tag });
+      expect(await store.audit.purgeBefore(3, 1)).toBeGreaterThanOrEqual(1);
+      await store.audit.purgeBefore(3, 1000);
+      const left = (await store.audit.list({ limit: 100, action: tag })).map((e) => e.at);
+      expect(left).toEqual([3, 4_000_000_000_000]);
+    });
     jobsVulnDbContractCases(() => store, () => factory!.open());
 
     it('creates a repository once, even when asked concurrently', async () => {
@@ -224,6 +234,38 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       await store.blobs.link(repo.id, b2, 1);
       await store.blobs.link(other.id, b2, 1);
       expect(await store.blobs.usage([repo.id, other.id])).toEqual(new Map([[repo.id, { bytes: 123, sharedBytes: 23 }], [other.id, { bytes: 23, sharedBytes: 23 }]]));
+    });
+
+    it('reads a repository whole (inventory) and counts blob references across repositories', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const u = randomUUID().slice(0, 8);
+      const [b1, b2, b3] = [d(`i1${u}`), d(`i2${u}`), d(`i3${u}`)];
+      for (const [digest, size] of [[b1, 100], [b2, 23], [b3, 7]] as const) await store.blobs.insert({ digest, size, storageKey: `k/${digest}`, createdAt: 1 });
+      const [img, img2, idx, sig] = [d(`i4${u}`), d(`i5${u}`), d(`i6${u}`), d(`i7${u}`)];
+      await store.manifests.put(manifest(repo.id, img, { pushedAt: 5, lastPulledAt: 9 }), Buffer.from('{}'), [{ digest: b1, kind: 'blob' }, { digest: b2, kind: 'blob' }]);
+      await store.manifests.put(manifest(repo.id, img2), Buffer.from('{}'), [{ digest: b3, kind: 'blob' }, { digest: b2, kind: 'blob' }]);
+      await store.manifests.put(manifest(repo.id, idx, { mediaType: 'application/vnd.oci.image.index.v1+json' }), Buffer.from('{}'), [{ digest: img, kind: 'manifest' }, { digest: img2, kind: 'manifest' }]);
+      await store.manifests.put(manifest(repo.id, sig, { subjectDigest: img }), Buffer.from('{}'), []);
+      for (const t of ['b', 'a', 'c']) await store.tags.set(repo.id, t, t === 'c' ? idx : img, 1);
+      const inv = await store.manifests.inventory(repo.id);
+      const byDigest = new Map(inv.manifests.map((m) => [m.digest, m]));
+      expect([...byDigest.keys()].sort()).toEqual([img, img2, idx, sig].sort());
+      expect(byDigest.get(img)).toEqual({ digest: img, mediaType: 'application/vnd.oci.image.manifest.v1+json', subjectDigest: null, pushedAt: 5, lastPulledAt: 9, tags: ['a', 'b'], sizeBytes: 123, parents: [idx] });
+      expect(byDigest.get(idx)).toMatchObject({ tags: ['c'], sizeBytes: 123, parents: [] });
+      expect(byDigest.get(img2)).toMatchObject({ tags: [], sizeBytes: 30, parents: [idx] });
+      expect(byDigest.get(sig)).toMatchObject({ subjectDigest: img, sizeBytes: 0 });
+      // The same sizes as `sizes` computes.
+      const sizes = await store.manifests.sizes(repo.id, [img, img2, idx, sig]);
+      for (const m of inv.manifests) expect(m.sizeBytes).toBe(sizes.get(m.digest));
+      const refs = (r: { parent: string; child: string; size: number }): string => `${r.parent} ${r.child} ${r.size}`;
+      expect(inv.blobRefs.map(refs).sort()).toEqual([`${img} ${b1} 100`, `${img} ${b2} 23`, `${img2} ${b3} 7`, `${img2} ${b2} 23`].sort());
+      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [], blobRefs: [] });
+
+      const other = await store.repositories.ensure(repoName(), 1);
+      await store.manifests.put(manifest(other.id, d(`i8${u}`)), Buffer.from('{}'), [{ digest: b2, kind: 'blob' }]);
+      const many = [b1, b2, b3, ...Array.from({ length: 12_000 }, (_, i) => d(`iz${u}${i}`))];
+      expect(await store.manifests.blobReferenceCounts(many)).toEqual(new Map([[b1, 1], [b2, 3], [b3, 1]]));
+      expect(await store.manifests.blobReferenceCounts([])).toEqual(new Map());
     });
 
     it('keeps registry settings, first writer wins on putIfAbsent', async () => {

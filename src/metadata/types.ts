@@ -75,6 +75,27 @@ export interface ManifestWithContent extends ManifestRow {
   content: Buffer;
 }
 
+/** One manifest as a whole-repository read (`ManifestStore.inventory`) returns it. */
+export interface InventoryManifest {
+  digest: string;
+  mediaType: string;
+  subjectDigest: string | null;
+  pushedAt: number;
+  lastPulledAt: number | null;
+  /** Tags pointing at it, in lexical order. */
+  tags: string[];
+  /** As `ManifestStore.sizes` computes it. */
+  sizeBytes: number;
+  /** Indexes of the repository that list it as a child manifest. */
+  parents: string[];
+}
+
+export interface RepositoryInventory {
+  manifests: InventoryManifest[];
+  /** Every blob reference of the repository's manifests, with the blob's size. */
+  blobRefs: { parent: string; child: string; size: number }[];
+}
+
 export interface ManifestReference {
   digest: string;
   kind: 'blob' | 'manifest';
@@ -173,6 +194,13 @@ export interface ManifestStore {
   exclusiveBytes(repositoryId: number, digests: string[]): Promise<number>;
   /** Every (index, child manifest) pair of the repository. */
   childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]>;
+  /**
+   * Every manifest of the repository with its tags, size and parent indexes, and every blob
+   * reference with the blob's size, in a few set-wise reads (no paging, no order).
+   */
+  inventory(repositoryId: number): Promise<RepositoryInventory>;
+  /** How many manifests, in every repository, reference each of these blobs (absent: none). */
+  blobReferenceCounts(digests: string[]): Promise<Map<string, number>>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
   parentsOf(repositoryId: number, digest: string): Promise<string[]>;
   /** Manifests of the repository ordered by digest, without content. */
@@ -244,6 +272,8 @@ export interface AuditEvent {
 export interface AuditLog {
   record(e: { at: number; actor: string; action: string; repository?: string; detail?: unknown }): Promise<void>;
   list(o: { afterId?: number; limit: number; action?: string }): Promise<AuditEvent[]>;
+  /** Deletes events recorded before `at` (at most `limit`); returns how many. */
+  purgeBefore(at: number, limit: number): Promise<number>;
 }
 
 export interface MetadataTx {

@@ -17,16 +17,15 @@ import { tokenRoute } from './token-endpoint.js';
 import type { Principal } from '../../services/identity/principal.js';
 
 /**
- * The /v2/ calls the audit trail records when they succeed (every denied or unauthenticated
- * call is recorded too): image reads and writes, upload starts and completions. Blob reads,
- * chunk uploads and status checks are not, so a pull of many layers is a few events, not
- * one per request.
+ * The /v2/ calls the audit trail records when they succeed: the writes (manifest PUT and
+ * DELETE, completed layer uploads, blob DELETE). Every denied or unauthenticated call is
+ * recorded too. Successful reads are not: a busy registry serves thousands of pulls a second,
+ * and /metrics counts them; the ECR API records its read calls.
  */
 function auditedEvent(operation: OciOperation, method: string, action: string | null | undefined): string | null {
-  if (!action) return null;
-  if (operation === 'manifest' || operation === 'upload.start' || operation === 'tags.list') return action;
+  if (!action || method === 'GET' || method === 'HEAD') return null;
+  if (operation === 'manifest' || operation === 'blob') return action;
   if (operation === 'upload.session' && method === 'PUT') return action;
-  if (operation === 'blob' && method === 'DELETE') return action;
   return null;
 }
 

@@ -59,6 +59,14 @@ export class KyselyAuditLog implements AuditLog {
       .execute();
   }
 
+  async purgeBefore(at: number, limit: number): Promise<number> {
+    // Oldest first by id (ids grow with time), in bounded batches so a purge never holds the writer long.
+    const ids = (await this.db.selectFrom('audit_events').select('id').where('at', '<', at).orderBy('id').limit(limit).execute()).map((r) => r.id);
+    if (ids.length === 0) return 0;
+    const r = await this.db.deleteFrom('audit_events').where('id', 'in', ids).executeTakeFirst();
+    return Number(r.numDeletedRows);
+  }
+
   async list(o: { afterId?: number; limit: number; action?: string }): Promise<AuditEvent[]> {
     let q = this.db.selectFrom('audit_events').selectAll().orderBy('id').limit(o.limit);
     if (o.afterId !== undefined) q = q.where('id', '>', o.afterId);
