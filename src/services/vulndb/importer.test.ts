@@ -195,6 +195,21 @@ describe.skipIf(!present)(present ? `import of the real OSV records (${DB})` : `
 });
 
 describe('import without the shared data', () => {
+  it('reports a corrupt zip entry and goes on; refuses a truncated zip', async () => {
+    const rec = (id: string): string => JSON.stringify({ id, modified: '2024-01-01T00:00:00Z', affected: [], details: `${id} `.repeat(200) });
+    const good = await zip([['A-1.json', rec('A-1')], ['A-2.json', rec('A-2')], ['A-3.json', rec('A-3')]]);
+    const bad = Buffer.from(good);
+    // The second entry's compressed data starts after its 30-byte local header and name; overwrite some of it.
+    const second = bad.indexOf('A-2.json', 30) + 'A-2.json'.length;
+    bad.fill(0xff, second + 4, second + 40);
+    await writeFile(join(dir, 'bad.zip'), bad);
+    const s = await new VulnDbImporter(meta).import(join(dir, 'bad.zip'));
+    expect(s).toMatchObject({ records: 3, imported: 2, invalid: 1 });
+    expect(s.invalidRecords[0]).toMatchObject({ file: 'A-2.json' });
+    await writeFile(join(dir, 'short.zip'), good.subarray(0, good.length - 30));
+    await expect(new VulnDbImporter(meta).import(join(dir, 'short.zip'))).rejects.toThrow(/end of central directory/i);
+  });
+
   it('reports records over the size limit and a single record file', async () => {
     const rec = JSON.stringify({ id: 'T-1', modified: '2024-01-01T00:00:00Z', affected: [{ package: { ecosystem: 'npm', name: 'x' }, versions: ['1.0.0'] }], details: 'y'.repeat(2000) });
     await writeFile(join(dir, 'T-1.json'), rec);
