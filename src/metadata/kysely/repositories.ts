@@ -8,6 +8,11 @@ import {
   type RepositoryStore,
 } from '../types.js';
 import type { Database } from './schema.js';
+import { prepared } from './prepared.js';
+
+// Read on every authorized request: compiled once (see prepared.ts).
+const repositoryByName = prepared('repositories.get', (db: Kysely<Database>) => db.selectFrom('repositories').selectAll().where('name', '=', '$1'));
+const settingByKey = prepared('registry_settings.get', (db: Kysely<Database>) => db.selectFrom('registry_settings').select('value').where('key', '=', '$1'));
 
 type Db = Kysely<Database>;
 
@@ -39,7 +44,7 @@ export class KyselyRepositories implements RepositoryStore {
   }
 
   async get(name: string): Promise<RepositoryRow | null> {
-    const r = await this.db.selectFrom('repositories').selectAll().where('name', '=', name).executeTakeFirst();
+    const [r] = await repositoryByName(this.db, name);
     return r ? toRepository(r) : null;
   }
 
@@ -75,7 +80,7 @@ export class KyselyRegistrySettings implements RegistrySettingsStore {
   constructor(private readonly db: Db) {}
 
   async get(key: string): Promise<string | null> {
-    const r = await this.db.selectFrom('registry_settings').select('value').where('key', '=', key).executeTakeFirst();
+    const [r] = await settingByKey(this.db, key);
     return r?.value ?? null;
   }
 

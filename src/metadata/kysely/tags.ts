@@ -1,7 +1,19 @@
 import type { Kysely } from 'kysely';
 import type { ManifestWithContent, Page, TagStore } from '../types.js';
 import { withContent } from './manifests.js';
+import { prepared } from './prepared.js';
 import type { Database } from './schema.js';
+
+// The pull path's lookup (a tag of a repository, by names), compiled once.
+const resolveByNameQuery = prepared('tags.resolveByName', (db: Kysely<Database>) =>
+  db
+    .selectFrom('repositories as p')
+    .innerJoin('tags as t', 't.repository_id', 'p.id')
+    .innerJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
+    .selectAll('m')
+    .where('p.name', '=', '$1')
+    .where('t.name', '=', '$2'),
+);
 
 type Db = Kysely<Database>;
 
@@ -20,14 +32,7 @@ export class KyselyTags implements TagStore {
   }
 
   async resolveByName(repository: string, tag: string): Promise<ManifestWithContent | null> {
-    const r = await this.db
-      .selectFrom('repositories as p')
-      .innerJoin('tags as t', 't.repository_id', 'p.id')
-      .innerJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
-      .selectAll('m')
-      .where('p.name', '=', repository)
-      .where('t.name', '=', tag)
-      .executeTakeFirst();
+    const [r] = await resolveByNameQuery(this.db, repository, tag);
     return r ? withContent(r) : null;
   }
 

@@ -90,6 +90,12 @@ export class AccessService {
       o.repository === undefined ? Promise.resolve(undefined) : this.deps.repositories.get(o.repository),
       this.registryPolicy(action),
     ]);
+    const resourceText = o.resourcePolicy ?? repo?.settings.policyText;
+    // Root with no resource policy in play: nothing can deny it (it has no identity policies),
+    // so the answer is IAM's `account-root` Allow without building the request context.
+    if (principal.kind === 'root' && resourceText === undefined && registry === undefined) {
+      return { decision: { decision: 'Allow', matched: [], reason: 'account-root' }, resource };
+    }
     const context: Record<string, ContextValue> = {
       'aws:CurrentTime': new Date(this.deps.now()),
       'aws:EpochTime': Math.floor(this.deps.now() / 1000),
@@ -100,7 +106,6 @@ export class AccessService {
       ...Object.fromEntries(Object.entries(repo?.settings.resourceTags ?? {}).map(([k, v]) => [`aws:ResourceTag/${k}`, v])),
       ...o.context,
     };
-    const resourceText = o.resourcePolicy ?? repo?.settings.policyText;
     const repositoryPolicy = resourceText === undefined ? undefined : this.parse(resourceText, 'resource');
     const decision = evaluate(
       { principal: requestPrincipal(principal), action, resource, context },

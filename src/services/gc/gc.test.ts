@@ -18,6 +18,7 @@ const HOUR = 3600_000;
 let app: App;
 let dir: string;
 let clock = Date.UTC(2026, 0, 1);
+let authorization = '';
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'berth-gc-'));
@@ -25,6 +26,9 @@ beforeAll(async () => {
   app = await buildApp(config, pino({ level: 'silent' }), { now: () => clock });
   await app.http.ready();
   await app.scheduler.start(24 * HOUR);
+  // The registry root's login, as `docker login` would send it.
+  const { token } = await app.auth.loginToken(await app.auth.resolve({ t: 'r', a: 'AKIAGCTEST0000000000' }), 3650 * 24 * HOUR);
+  authorization = `Basic ${Buffer.from(`AWS:${token}`).toString('base64')}`;
 });
 afterAll(async () => {
   await app.close();
@@ -32,7 +36,7 @@ afterAll(async () => {
 });
 
 const req = (method: string, url: string, body?: Buffer | string, headers: Record<string, string> = {}) =>
-  app.http.inject({ method: method as 'GET', url, headers, ...(body !== undefined ? { payload: body } : {}) });
+  app.http.inject({ method: method as 'GET', url, headers: { authorization, ...headers }, ...(body !== undefined ? { payload: body } : {}) });
 
 async function pushBlob(repo: string, data: Buffer | string): Promise<string> {
   const r = await req('POST', `/v2/${repo}/blobs/uploads/?digest=${sha256(data)}`, data);

@@ -37,6 +37,7 @@ const expired = (): BerthError => new BerthError('EXPIRED_TOKEN', 'the security 
 
 export class Authenticator {
   private sessionKey: Buffer | null = null;
+  private readonly verified = new Map<string, { c?: CredentialRef; exp: number }>();
 
   constructor(
     private readonly identity: IdentityStore,
@@ -151,10 +152,21 @@ export class Authenticator {
 
   /** The principal of a login or bearer token; UNAUTHENTICATED for anything not valid now. */
   async principalOfLoginToken(token: string, purpose: 'login' | 'bearer' = 'login'): Promise<Principal> {
-    let payload: { c?: CredentialRef };
-    try {
-      payload = await this.tokens.verify<{ c?: CredentialRef }>(purpose, token);
-    } catch {
+    // A verified token's payload is remembered (the signature cannot change); its expiry and
+    // the credential behind it are still checked on every use.
+    const key = `${purpose}\n${token}`;
+    let payload = this.verified.get(key);
+    if (payload === undefined) {
+      try {
+        payload = await this.tokens.verify<{ c?: CredentialRef }>(purpose, token);
+      } catch {
+        throw unauthenticated();
+      }
+      if (this.verified.size >= 10_000) this.verified.clear();
+      this.verified.set(key, payload);
+    }
+    if (payload.exp < this.now()) {
+      this.verified.delete(key);
       throw unauthenticated();
     }
     if (!payload.c || typeof payload.c !== 'object') throw unauthenticated();

@@ -1,0 +1,26 @@
+/**
+ * Queries compiled once and run with new values. Kysely builds and compiles a query on every
+ * call, which costs more CPU than SQLite spends running a primary-key lookup; the lookups on
+ * the pull and authorization paths compile once per SQL shape and only bind new values. The
+ * SQL text stays the same, so the SQLite driver's statement cache applies as well.
+ *
+ * `build` must produce its parameters in the order `run` passes them: build it with the
+ * placeholder values `$1`, `$2`, ... and check `parameters` once (the first run asserts it).
+ */
+import { CompiledQuery, type Kysely } from 'kysely';
+
+const compiled = new Map<string, CompiledQuery>();
+
+export function prepared<Row, Db>(name: string, build: (db: Kysely<Db>) => { compile(): CompiledQuery<Row> }) {
+  return async (db: Kysely<Db>, ...values: unknown[]): Promise<Row[]> => {
+    let q = compiled.get(name);
+    if (!q) {
+      q = build(db).compile();
+      const expected = values.map((_, i) => `$${i + 1}`);
+      if (JSON.stringify(q.parameters) !== JSON.stringify(expected)) throw new Error(`prepared query ${name}: parameters ${JSON.stringify(q.parameters)}, expected ${JSON.stringify(expected)}`);
+      compiled.set(name, q);
+    }
+    const result = await db.executeQuery<Row>(CompiledQuery.raw(q.sql, values));
+    return result.rows;
+  };
+}
