@@ -7,6 +7,8 @@
  * conditions on `sub` and `aud`.
  */
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DescribeRepositoriesCommand, ECRClient, GetAuthorizationTokenCommand } from '@aws-sdk/client-ecr';
@@ -41,6 +43,7 @@ import { Skopeo } from '../support/tools.js';
 type Creds = { accessKeyId: string; secretAccessKey: string; sessionToken?: string };
 const AWS = existsSync('/usr/bin/aws') ? '/usr/bin/aws' : which('aws');
 const ISSUER = 'https://ci.example.test';
+const ISSUER2 = 'https://tokens.example.test';
 const policy = (...statements: object[]): string => JSON.stringify({ Version: '2012-10-17', Statement: statements });
 
 describe('IAM and STS', () => {
@@ -48,6 +51,8 @@ describe('IAM and STS', () => {
   let tmp: string;
   let accountId: string;
   let signingKey: KeyLike;
+  let jwksServer: Server;
+  let jwksFetches = 0;
   const iam = (c: Creds = TEST_ROOT_CREDENTIALS): IAMClient => new IAMClient({ endpoint: server.url, region: 'us-east-1', credentials: { ...c }, maxAttempts: 1 });
   const sts = (c?: Creds): STSClient =>
     new STSClient({ endpoint: server.url, region: 'us-east-1', maxAttempts: 1, ...(c ? { credentials: { ...c } } : { credentials: { accessKeyId: 'unused', secretAccessKey: 'unused' } }) });
@@ -58,12 +63,23 @@ describe('IAM and STS', () => {
     signingKey = privateKey;
     const jwk = { ...(await exportJWK(publicKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
     await writeFile(join(tmp, 'jwks.json'), JSON.stringify({ keys: [jwk] }));
-    await writeFile(join(tmp, 'berth.json'), JSON.stringify({ auth: { oidcProviders: [{ issuer: ISSUER, jwksFile: join(tmp, 'jwks.json') }] } }));
+    // A second issuer publishes its keys over HTTP (on loopback), as real issuers do.
+    jwksServer = createServer((req, res) => {
+      jwksFetches++;
+      res.writeHead(req.url === '/.well-known/jwks' ? 200 : 404, { 'content-type': 'application/json' }).end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', r));
+    const jwksUrl = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}/.well-known/jwks`;
+    await writeFile(
+      join(tmp, 'berth.json'),
+      JSON.stringify({ auth: { oidcProviders: [{ issuer: ISSUER, jwksFile: join(tmp, 'jwks.json') }, { issuer: ISSUER2, jwksUrl, audiences: ['berth'] }] } }),
+    );
     server = await startBerth({ target: 'berth', extraArgs: ['--config', join(tmp, 'berth.json')] });
     accountId = (await sts(TEST_ROOT_CREDENTIALS).send(new GetCallerIdentityCommand({}))).Account!;
   });
   afterAll(async () => {
     await server?.stop();
+    jwksServer?.close();
     await removeDir(tmp);
   });
   dumpServerLogsOnFailure(() => server);
@@ -201,6 +217,16 @@ describe('IAM and STS', () => {
       const login = await ecr.send(new GetAuthorizationTokenCommand({}));
       const password = Buffer.from(login.authorizationData![0]!.authorizationToken!, 'base64').toString().slice(4);
       expect((await fetch(`${server.url.replace('127.0.0.1', 'localhost')}/v2/`, { headers: { authorization: `Basic ${Buffer.from(`AWS:${password}`).toString('base64')}` } })).status).toBe(200);
+    });
+
+    it('reads the keys of an issuer from its JWKS URL, and enforces the audiences configured for it', async () => {
+      const trust = policy({ Effect: 'Allow', Principal: { Federated: `arn:aws:iam::${accountId}:oidc-provider/tokens.example.test` }, Action: 'sts:AssumeRoleWithWebIdentity' });
+      const arn = (await iam().send(new CreateRoleCommand({ RoleName: 'url-issuer', AssumeRolePolicyDocument: trust }))).Role!.Arn!;
+      const call = async (aud: string) =>
+        sts().send(new AssumeRoleWithWebIdentityCommand({ RoleArn: arn, RoleSessionName: 'url', WebIdentityToken: await token({ sub: 'job-1', aud }, { issuer: ISSUER2 }) }));
+      expect((await call('berth')).AssumedRoleUser!.Arn).toBe(`arn:aws:sts::${accountId}:assumed-role/url-issuer/url`);
+      expect(jwksFetches).toBeGreaterThan(0);
+      await expect(call('someone-else')).rejects.toMatchObject({ name: 'InvalidIdentityTokenException' });
     });
 
     it('refuses a wrong audience, another subject, an expired token, an unknown issuer and a foreign key', async () => {
