@@ -63,7 +63,7 @@ export interface ClaimOptions {
 export type FailOutcome = 'retry' | 'failed' | 'superseded' | 'lost';
 
 export interface JobStore {
-  /** Adds a queued job; with a key already queued, returns that job (moving its `runAfter` earlier if this one is due sooner). */
+  /** Adds a queued job; with a key already queued, returns that job, its payload unchanged (only its `runAfter` moves earlier if this one is due sooner). */
   enqueue(job: NewJob, now: number): Promise<{ created: boolean; job: JobRow }>;
   /** Claims up to `limit` due queued jobs (oldest `runAfter` first): `running`, leased to `owner` until `now + leaseMs`. */
   claim(o: ClaimOptions): Promise<JobRow[]>;
