@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY_SETTINGS, type ManifestRow, type MetadataStore } from './types.js';
 import { identityContractCases } from './contract-identity.js';
 import { jobsVulnDbContractCases } from './contract-jobs-vulndb.js';
+import { scansContractCases } from './contract-scans.js';
 
 export interface MetadataStoreFactory {
   open(): Promise<MetadataStore>;
@@ -55,6 +56,7 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(left).toEqual([3, 4_000_000_000_000]);
     });
     jobsVulnDbContractCases(() => store, () => factory!.open());
+    scansContractCases(() => store, () => factory!.open());
 
     it('creates a repository once, even when asked concurrently', async () => {
       const n = repoName();
@@ -241,9 +243,13 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       const u = randomUUID().slice(0, 8);
       const [b1, b2, b3] = [d(`i1${u}`), d(`i2${u}`), d(`i3${u}`)];
       for (const [digest, size] of [[b1, 100], [b2, 23], [b3, 7]] as const) await store.blobs.insert({ digest, size, storageKey: `k/${digest}`, createdAt: 1 });
+      // b1 and b2 linked to the repository, b3 referenced but unlinked, `rowless` without a blob row.
+      await store.blobs.link(repo.id, b1, 1);
+      await store.blobs.link(repo.id, b2, 1);
+      const rowless = d(`i9${u}`);
       const [img, img2, idx, sig] = [d(`i4${u}`), d(`i5${u}`), d(`i6${u}`), d(`i7${u}`)];
       await store.manifests.put(manifest(repo.id, img, { pushedAt: 5, lastPulledAt: 9 }), Buffer.from('{}'), [{ digest: b1, kind: 'blob' }, { digest: b2, kind: 'blob' }]);
-      await store.manifests.put(manifest(repo.id, img2), Buffer.from('{}'), [{ digest: b3, kind: 'blob' }, { digest: b2, kind: 'blob' }]);
+      await store.manifests.put(manifest(repo.id, img2), Buffer.from('{}'), [{ digest: b3, kind: 'blob' }, { digest: b2, kind: 'blob' }, { digest: rowless, kind: 'blob' }]);
       await store.manifests.put(manifest(repo.id, idx, { mediaType: 'application/vnd.oci.image.index.v1+json' }), Buffer.from('{}'), [{ digest: img, kind: 'manifest' }, { digest: img2, kind: 'manifest' }]);
       await store.manifests.put(manifest(repo.id, sig, { subjectDigest: img }), Buffer.from('{}'), []);
       for (const t of ['b', 'a', 'c']) await store.tags.set(repo.id, t, t === 'c' ? idx : img, 1);

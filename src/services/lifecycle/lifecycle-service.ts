@@ -6,9 +6,11 @@
 import { BerthError } from '../../core/errors.js';
 import { MediaType } from '../../core/media-types.js';
 import { evaluateLifecyclePolicy, parseLifecyclePolicy, summarizeLifecycleDecisions, type LifecycleDecision, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
-import type { MetadataStore } from '../../metadata/types.js';
+import type { MetadataStore, RepositoryInventory } from '../../metadata/types.js';
 import type { ImageService } from '../registry/image-service.js';
 import type { RepositoryService } from '../repositories/repository-service.js';
+import { bytesFreed } from './freed-bytes.js';
+import { decodePreview, encodePreview } from './preview-codec.js';
 
 export interface PreviewResult {
   digest: string;
@@ -63,7 +65,7 @@ export class LifecycleService {
     const policyText = text ?? (await this.get(repository)).text;
     const policy = parseLifecyclePolicy(policyText);
     refuseTransitions(policy);
-    const images = await this.inventory(repository);
+    const { images, inventory } = await this.read(repository);
     const now = this.now();
     const decisions: LifecycleDecision[] = evaluateLifecyclePolicy(policy, images, now);
     const byDigest = new Map(images.map((i) => [i.digest, i]));
@@ -77,12 +79,9 @@ export class LifecycleService {
         return { digest: d.digest, tags: [...img.tags], pushedAt: img.pushedAt, rulePriority: d.rulePriority, action: d.action, sizeBytes: img.sizeBytes };
       }),
       expiringCount: summary.expiringImageCount,
-      bytesFreed: await this.meta.manifests.exclusiveBytes(
-        (await this.repositories.get(repository)).id,
-        decisions.filter((d) => d.action === 'expire').map((d) => d.digest),
-      ),
+      bytesFreed: await bytesFreed(this.meta.manifests, inventory, new Set(decisions.filter((d) => d.action === 'expire').map((d) => d.digest))),
     };
-    await this.meta.registry.put(`lifecycle-preview/${repository}`, JSON.stringify(preview));
+    await this.meta.registry.put(`lifecycle-preview/${repository}`, encodePreview(preview));
     return preview;
   }
 
@@ -133,33 +132,31 @@ export class LifecycleService {
     await this.repositories.get(repository);
     const v = await this.meta.registry.get(`lifecycle-preview/${repository}`);
     if (!v) throw new BerthError('LIFECYCLE_PREVIEW_NOT_FOUND', `There is no lifecycle policy preview for the repository with name '${repository}'`);
-    return JSON.parse(v) as LifecyclePreview;
+    return decodePreview(v);
   }
 
   /** Every image of the repository as the evaluator sees it. */
   async inventory(repository: string): Promise<LifecycleImage[]> {
+    return (await this.read(repository)).images;
+  }
+
+  /** The repository's images (tags, times, sizes, index links) and blob references, read whole. */
+  private async read(repository: string): Promise<{ images: LifecycleImage[]; inventory: RepositoryInventory }> {
     const repo = await this.repositories.get(repository);
-    const parents = new Map<string, string[]>();
-    for (const link of await this.meta.manifests.childLinks(repo.id)) parents.set(link.child, [...(parents.get(link.child) ?? []), link.parent]);
-    const out: LifecycleImage[] = [];
-    let after: string | undefined;
-    for (;;) {
-      const page = await this.images.describe(repository, { limit: 5000, ...(after !== undefined ? { after } : {}) });
-      for (const img of page.images) {
-        out.push({
-          digest: img.digest,
-          tags: img.tags,
-          pushedAt: img.pushedAt,
-          lastPulledAt: img.lastPulledAt,
-          sizeBytes: img.sizeBytes,
-          isIndex: img.mediaType === MediaType.OciIndex || img.mediaType === MediaType.DockerManifestList,
-          referrerOf: img.subjectDigest,
-          childOf: parents.get(img.digest) ?? [],
-        });
-      }
-      if (!page.next) return out;
-      after = page.next;
-    }
+    const inventory = await this.meta.manifests.inventory(repo.id);
+    const images = inventory.manifests.map(
+      (m): LifecycleImage => ({
+        digest: m.digest,
+        tags: m.tags,
+        pushedAt: m.pushedAt,
+        lastPulledAt: m.lastPulledAt,
+        sizeBytes: m.sizeBytes,
+        isIndex: m.mediaType === MediaType.OciIndex || m.mediaType === MediaType.DockerManifestList,
+        referrerOf: m.subjectDigest,
+        childOf: m.parents,
+      }),
+    );
+    return { images, inventory };
   }
 }
 
