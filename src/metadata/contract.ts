@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY_SETTINGS, type ManifestRow, type MetadataStore } from './types.js';
 import { identityContractCases } from './contract-identity.js';
 import { jobsVulnDbContractCases } from './contract-jobs-vulndb.js';
+import { scansContractCases } from './contract-scans.js';
 
 export interface MetadataStoreFactory {
   open(): Promise<MetadataStore>;
@@ -55,6 +56,7 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(left).toEqual([3, 4_000_000_000_000]);
     });
     jobsVulnDbContractCases(() => store, () => factory!.open());
+    scansContractCases(() => store, () => factory!.open());
 
     it('creates a repository once, even when asked concurrently', async () => {
       const n = repoName();

@@ -18,6 +18,7 @@
 import type { TagMutability } from '../core/tag-mutability.js';
 import type { IdentityStore } from './identity-types.js';
 import type { JobStore } from './jobs-types.js';
+import type { ScanStore } from './scans-types.js';
 import type { VulnDbStore } from './vulndb-types.js';
 
 export type { TagMutability };
@@ -163,6 +164,12 @@ export interface BlobIndex {
    */
   gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]>;
   /**
+   * The same scan, cheaper: digests of blobs no manifest references and no link younger than
+   * `olderThan` keeps, without reading the rows themselves (so it may list a blob younger than
+   * `olderThan`; `removeIfUnused` leaves those alone).
+   */
+  gcCandidateDigests(olderThan: number, after: string | undefined, limit: number): Promise<string[]>;
+  /**
    * Inside a tx: locks the blob rows, re-checks that each is still unused and old, and then
    * deletes the links and rows of those that are. Returns the removed rows (their objects are
    * the caller's to delete); blobs in use again are left alone.
@@ -288,6 +295,7 @@ export interface MetadataTx {
   readonly identity: IdentityStore;
   readonly jobs: JobStore;
   readonly vulndb: VulnDbStore;
+  readonly scans: ScanStore;
 }
 
 export interface MetadataStore extends MetadataTx {

@@ -11,6 +11,7 @@ import { KyselyAuditLog, KyselySchedules } from './schedules.js';
 import { KyselyIdentity } from './identity.js';
 import { KyselyJobs } from './jobs.js';
 import { KyselyVulnDb } from './vulndb.js';
+import { KyselyScans } from './scans.js';
 
 function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
   return {
@@ -25,6 +26,7 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
     identity: new KyselyIdentity(db),
     jobs: new KyselyJobs(db, dialect),
     vulndb: new KyselyVulnDb(db, dialect),
+    scans: new KyselyScans(db, dialect),
   };
 }
 
@@ -41,6 +43,7 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly identity;
   readonly jobs;
   readonly vulndb;
+  readonly scans;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -58,6 +61,7 @@ export class KyselyMetadataStore implements MetadataStore {
     this.identity = root.identity;
     this.jobs = root.jobs;
     this.vulndb = root.vulndb;
+    this.scans = root.scans;
   }
 
   /** Applies pending migrations; throws with the failing migration's error. */

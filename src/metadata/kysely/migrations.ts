@@ -1,6 +1,7 @@
 import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely';
 import { identitySchema } from './identity-schema.js';
 import { jobsVulnDbSchema } from './jobs-vulndb-schema.js';
+import { scansSchema } from './scans-schema.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -82,6 +83,11 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0005_jobs_vulndb': {
       async up(db: Kysely<unknown>) {
         for (const stmt of jobsVulnDbSchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+    '0007_scans': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of scansSchema(dialect)) await sql.raw(stmt).execute(db);
       },
     },
   };

@@ -16,8 +16,9 @@
 import type { Generated } from 'kysely';
 import type { IdentityTables } from './identity-schema.js';
 import type { JobsVulnDbTables } from './jobs-vulndb-schema.js';
+import type { ScansTables } from './scans-schema.js';
 
-export interface Database extends IdentityTables, JobsVulnDbTables {
+export interface Database extends IdentityTables, JobsVulnDbTables, ScansTables {
   repositories: { id: Generated<number>; name: string; created_at: number; settings: string | null };
   registry_settings: { key: string; value: string };
   blobs: { digest: string; size: number; storage_key: string; created_at: number };
