@@ -2,7 +2,7 @@
  * The composition root: the only module that knows the drivers. It builds the stores
  * from the configuration, the services over them, and the HTTP server over the services.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -35,6 +35,9 @@ import { AuthThrottle } from '../http/auth-throttle.js';
 import { OidcVerifier } from '../services/identity/oidc.js';
 import { IdentityService } from '../services/identity/identity-service.js';
 import { StsService } from '../services/identity/sts-service.js';
+import { JobRunner } from '../services/jobs/queue/job-runner.js';
+import { REMATCH_JOB, SCAN_JOB, ScanService } from '../services/scanning/scan-service.js';
+import { VulnDbImporter } from '../services/vulndb/importer.js';
 
 export interface App {
   http: FastifyInstance;
@@ -82,10 +85,13 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
 export async function buildApp(config: Config, logger: Logger, o: { now?: () => number } = {}): Promise<App> {
   const meta = await openMetadataStore(config);
   const blobs = await openBlobStore(config);
+  const clock = o.now ?? (() => Date.now());
+  const tokens = new TokenService(meta.registry, clock);
   const ctx: RegistryContext = {
     meta,
     blobs,
-    now: o.now ?? (() => Date.now()),
+    tokens,
+    now: clock,
     log: logger,
     settings: {
       uploadPurgeAfterMs: config.uploads.purgeAfterSeconds * 1000,
@@ -113,9 +119,9 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   }
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
-  const manifests = new ManifestService(ctx);
+  // Scan on push: the hook runs after the push committed (scanning is built below).
+  const manifests = new ManifestService(ctx, (e) => scanning.afterPush(e));
   const access = new AccessService(accountId, config.registry.region, { identity: meta.identity, repositories: meta.repositories, registry: meta.registry, now });
-  const tokens = new TokenService(meta.registry, now);
   const auth = new Authenticator(meta.identity, credentials, box, tokens, accountId, now);
   const audit = new AuditTrail(meta, { id: accountId, region: config.registry.region }, now, logger);
   const throttle = new AuthThrottle(now, config.auth.failedAuthFreePerMinute, config.auth.failedAuthMaxDelayMs);
@@ -128,6 +134,35 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const images = new ImageService(meta);
   const lifecycle = new LifecycleService(meta, repositories, images, now);
   const gc = new GcService(meta, blobs, now, logger);
+  const registryConfig = new RegistryConfig(meta.registry, accountId);
+  const scanning = new ScanService(meta, registryConfig, blobs, {
+    now,
+    log: logger,
+    rescanIntervalMs: config.scanning.rescanIntervalSeconds * 1000,
+    tool: { name: 'berth', version: BERTH_VERSION },
+  });
+  const jobs = new JobRunner(meta.jobs, {
+    pollMs: config.jobs.pollIntervalSeconds * 1000,
+    concurrency: config.jobs.concurrency,
+    leaseMs: config.jobs.leaseSeconds * 1000,
+    backoff: { baseMs: config.jobs.retryBaseSeconds * 1000, maxMs: config.jobs.retryMaxSeconds * 1000 },
+    retentionMs: config.jobs.retentionSeconds * 1000,
+    now,
+    log: logger,
+  })
+    .register(SCAN_JOB, (job, { signal }) => scanning.runScanJob(job, signal))
+    .register(REMATCH_JOB, (job, { signal }) => scanning.runRematchJob(job, signal));
+  const vulndbUpdate = config.vulndb.sources.length > 0
+    ? [{
+        name: 'vulndb-update',
+        intervalMs: config.vulndb.updateIntervalSeconds * 1000,
+        run: async () => {
+          const results = await new VulnDbImporter(meta, { now }).update(config.vulndb.sources);
+          await scanning.enqueueRematch();
+          return results.map((r) => ('error' in r ? r : { source: r.source, generation: r.summary.generation, imported: r.summary.imported, updated: r.summary.updated }));
+        },
+      }]
+    : [];
   const scheduler = new Scheduler(
     meta.schedules,
     [
@@ -135,6 +170,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       { name: 'lifecycle', intervalMs: config.lifecycle.intervalSeconds * 1000, run: () => lifecycle.applyAll() },
       { name: 'upload-purge', intervalMs: config.uploads.purgeIntervalSeconds * 1000, run: async () => ({ purged: await uploads.purgeStale() }) },
       { name: 'audit-purge', intervalMs: 86_400_000, run: async () => ({ purged: await purgeAudit(meta, now() - config.audit.retentionDays * 86_400_000) }) },
+      ...vulndbUpdate,
     ],
     now,
     logger,
@@ -165,7 +201,8 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       audit,
       throttle,
       templates: new CreationTemplates(meta.registry, now),
-      registryConfig: new RegistryConfig(meta.registry, accountId),
+      registryConfig,
+      scanning,
       account: { id: accountId, region: config.registry.region },
       now,
     },
@@ -177,6 +214,16 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       return rows.map((r) => ({ name: r.name, ...usage.get(r.name)! }));
     },
   });
+  // Background jobs (scans, re-matches) and the re-match check start with the listener, so an
+  // app built only to serve injected requests (tests) runs none.
+  let rematchCheck: NodeJS.Timeout | undefined;
+  http.addHook('onListen', async () => {
+    jobs.start();
+    rematchCheck = setInterval(() => {
+      scanning.checkRematch().catch((err: unknown) => logger.warn({ err }, 'the re-match check failed'));
+    }, config.scanning.rematchCheckSeconds * 1000);
+    rematchCheck.unref();
+  });
   return {
     http,
     auth,
@@ -187,13 +234,18 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
     meta,
     async close() {
       await scheduler.stop();
+      clearInterval(rematchCheck);
       await http.close();
+      await jobs.stop(config.shutdownTimeoutSeconds * 1000);
       await audit.flush();
       await blobs.close();
       await meta.close();
     },
   };
 }
+
+/** The version of this build, as package.json says. */
+const BERTH_VERSION = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** Deletes audit events older than `before`, 10,000 at a time. */
 async function purgeAudit(meta: MetadataStore, before: number): Promise<number> {

@@ -11,7 +11,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { BerthError } from '../core/errors.js';
 import type { RegistrySettingsStore } from '../metadata/types.js';
 
-export type TokenPurpose = 'page' | 'login' | 'download' | 'session' | 'bearer';
+export type TokenPurpose = 'page' | 'login' | 'download' | 'session' | 'bearer' | 'upload';
 
 export class TokenService {
   private key: Buffer | null = null;

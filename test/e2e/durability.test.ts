@@ -110,7 +110,7 @@ describe('durability', () => {
     expect(p2.status).toBe(202);
 
     // node B finishes what node A started
-    const done = await request(b.url, 'PUT', `${location}?digest=${sha256(data)}`, data.subarray(2_000_000), { 'content-range': `2000000-${data.length - 1}` });
+    const done = await request(b.url, 'PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${sha256(data)}`, data.subarray(2_000_000), { 'content-range': `2000000-${data.length - 1}` });
     expect(done.status, done.body.toString()).toBe(201);
     const back = await request(a.url, 'GET', `/v2/multi/node/blobs/${sha256(data)}`);
     expect(sha256(back.body)).toBe(sha256(data));
@@ -119,7 +119,7 @@ describe('durability', () => {
     const loc2 = String(wrong.headers.location);
     await request(b.url, 'PATCH', loc2, Buffer.from('abc'));
     await a.restart();
-    const bad = await request(a.url, 'PUT', `${loc2}?digest=${sha256('abd')}`);
+    const bad = await request(a.url, 'PUT', `${loc2}${loc2.includes('?') ? '&' : '?'}digest=${sha256('abd')}`);
     expect(bad.status).toBe(400);
     expect(JSON.parse(bad.body.toString()).errors[0].code).toBe('DIGEST_INVALID');
   });
@@ -161,7 +161,7 @@ describe('durability', () => {
 
     const rest = await request(server.url, 'PATCH', location, data.subarray(50_000), { 'content-range': `50000-${data.length - 1}` });
     expect(rest.headers.range).toBe(`0-${data.length - 1}`);
-    const done = await request(server.url, 'PUT', `${location}?digest=${sha256(data)}`);
+    const done = await request(server.url, 'PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${sha256(data)}`);
     expect(done.status).toBe(201);
     expect(sha256((await request(server.url, 'GET', `/v2/bad/chunks/blobs/${sha256(data)}`)).body)).toBe(sha256(data));
   });

@@ -71,7 +71,7 @@ describe.skipIf(reason !== undefined)(`multi-node over PostgreSQL and S3${reason
       expect(r.status, await r.text()).toBe(202);
     }
     const last = cuts[cuts.length - 2]!;
-    const done = await fetch(`${b.url}${location}?digest=${sha256(data)}`, {
+    const done = await fetch(`${b.url}${location}${location.includes('?') ? '&' : '?'}digest=${sha256(data)}`, {
       method: 'PUT',
       body: data.subarray(last),
       headers: { 'content-range': `${last}-${data.length - 1}`, 'content-type': 'application/octet-stream' },

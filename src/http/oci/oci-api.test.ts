@@ -140,7 +140,7 @@ describe('blob uploads', () => {
     expect(start.statusCode).toBe(202);
     expect(start.headers.range).toBe('0-0');
     const location = String(start.headers.location);
-    expect(location).toMatch(/^\/v2\/blobs\/chunked\/blobs\/uploads\/[0-9a-f-]{36}$/);
+    expect(location).toMatch(/^\/v2\/blobs\/chunked\/blobs\/uploads\/[0-9a-f-]{36}\?_state=[A-Za-z0-9_.%-]+$/);
     const p1 = await req('PATCH', location, { body: data.subarray(0, 2000), headers: { 'content-range': '0-1999', 'content-type': 'application/octet-stream' } });
     expect(p1.statusCode).toBe(202);
     expect(p1.headers.range).toBe('0-1999');
@@ -154,7 +154,7 @@ describe('blob uploads', () => {
     expect(status.headers.range).toBe('0-1999');
     const p2 = await req('PATCH', location, { body: data.subarray(2000, 4000), headers: { 'content-range': '2000-3999' } });
     expect(p2.headers.range).toBe('0-3999');
-    const done = await req('PUT', `${location}?digest=${digest}`, { body: data.subarray(4000), headers: { 'content-range': '4000-4999' } });
+    const done = await req('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`, { body: data.subarray(4000), headers: { 'content-range': '4000-4999' } });
     expect(done.statusCode, done.body).toBe(201);
     expect(done.headers.location).toBe(`/v2/blobs/chunked/blobs/${digest}`);
     expect((await req('GET', `/v2/blobs/chunked/blobs/${digest}`)).rawPayload.equals(data)).toBe(true);
@@ -166,14 +166,14 @@ describe('blob uploads', () => {
     const start = await req('POST', '/v2/blobs/stream/blobs/uploads/');
     const location = String(start.headers.location);
     expect((await req('PATCH', location, { body: data })).headers.range).toBe('0-2999');
-    const done = await req('PUT', `${location}?digest=${sha256(data)}`);
+    const done = await req('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${sha256(data)}`);
     expect(done.statusCode).toBe(201);
   });
 
   it('verifies sha512 digests', async () => {
     const data = randomBytes(100);
     const start = await req('POST', '/v2/blobs/sha512/blobs/uploads/');
-    const done = await req('PUT', `${String(start.headers.location)}?digest=${sha512(data)}`, { body: data });
+    const done = await req('PUT', `${String(start.headers.location)}&digest=${sha512(data)}`, { body: data });
     expect(done.statusCode).toBe(201);
     expect((await req('GET', `/v2/blobs/sha512/blobs/${sha512(data)}`)).rawPayload.equals(data)).toBe(true);
   });
@@ -181,7 +181,7 @@ describe('blob uploads', () => {
   it('refuses a session PUT with a wrong digest and forgets the session', async () => {
     const start = await req('POST', '/v2/blobs/badput/blobs/uploads/');
     const location = String(start.headers.location);
-    const r = await req('PUT', `${location}?digest=${sha256('other')}`, { body: 'data' });
+    const r = await req('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${sha256('other')}`, { body: 'data' });
     expect(errorCode(r)).toBe('DIGEST_INVALID');
     expect((await req('GET', location)).statusCode).toBe(404);
   });
@@ -198,6 +198,26 @@ describe('blob uploads', () => {
     const other = await req('POST', '/v2/blobs/other/blobs/uploads/');
     const foreign = String(other.headers.location).replace('blobs/other', 'blobs/cancel');
     expect((await req('GET', foreign)).statusCode).toBe(404);
+  });
+
+  it('writes no session row until bytes arrive; the session state in the URL is signed and bound to its repository', async () => {
+    const start = await req('POST', '/v2/blobs/lazy/blobs/uploads/');
+    const location = String(start.headers.location);
+    const id = /uploads\/([0-9a-f-]{36})\?/.exec(location)![1]!;
+    expect(await app.meta.uploads.get(id)).toBeNull();
+    expect((await req('GET', location)).headers.range).toBe('0-0');
+    // Without the state, or with an altered one, or in another repository, the session is unknown.
+    expect((await req('GET', location.split('?')[0]!)).statusCode).toBe(404);
+    expect((await req('GET', location.replace(/.(?=$)/, (c) => (c === 'A' ? 'B' : 'A')))).statusCode).toBe(404);
+    expect((await req('GET', location.replace('blobs/lazy/', 'blobs/other/'))).statusCode).toBe(404);
+    const p = await req('PATCH', location, { body: 'abc' });
+    expect(p.headers.range).toBe('0-2');
+    expect(String(p.headers.location)).not.toContain('_state');
+    expect((await app.meta.uploads.get(id))?.offset).toBe(3);
+    const done = await req('PUT', `${String(p.headers.location)}?digest=${sha256('abcdef')}`, { body: 'def' });
+    expect(done.statusCode, done.body).toBe(201);
+    expect(await app.meta.uploads.get(id)).toBeNull();
+    expect((await req('GET', location)).statusCode).toBe(404);
   });
 
   it('refuses a chunk whose Content-Length disagrees with its Content-Range', async () => {

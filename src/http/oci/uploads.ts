@@ -5,9 +5,9 @@ function blobLocation(name: string, digest: string): string {
   return `/v2/${name}/blobs/${digest}`;
 }
 
-function sessionHeaders(call: OciCall, id: string, offset: number): void {
+function sessionHeaders(call: OciCall, id: string, offset: number, state?: string): void {
   call.reply
-    .header('Location', `/v2/${call.name}/blobs/uploads/${id}`)
+    .header('Location', `/v2/${call.name}/blobs/uploads/${id}${state ? `?_state=${encodeURIComponent(state)}` : ''}`)
     .header('Range', uploadRange(offset))
     .header('Docker-Upload-UUID', id)
     .header('Content-Length', '0');
@@ -35,8 +35,8 @@ export async function startUpload(call: OciCall): Promise<void> {
     reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
     return reply.send();
   }
-  const session = await services.uploads.start(name);
-  sessionHeaders(call, session.id, 0);
+  const session = await services.uploads.start(name, { lazy: true });
+  sessionHeaders(call, session.id, 0, session.state);
   reply.header('OCI-Chunk-Min-Length', '0');
   return reply.code(202).send();
 }
@@ -44,26 +44,29 @@ export async function startUpload(call: OciCall): Promise<void> {
 /** GET, PATCH, PUT and DELETE of /v2/<name>/blobs/uploads/<id>. */
 export async function uploadSession(call: OciCall): Promise<void> {
   const { services, name, reference: id, req, reply, query, signal } = call;
+  // A session that has stored nothing yet has no row; its signed state is in the URL (see UploadService.start).
+  const state = query.get('_state') ?? undefined;
+  const withState = state === undefined ? {} : { state };
   switch (req.method) {
     case 'GET': {
-      const s = await services.uploads.status(name, id);
-      sessionHeaders(call, id, s.offset);
+      const s = await services.uploads.status(name, id, state);
+      sessionHeaders(call, id, s.offset, s.offset === 0 ? state : undefined);
       return reply.code(204).send();
     }
     case 'PATCH': {
-      const s = await services.uploads.append(name, id, req.raw, chunkOptions(req, signal));
+      const s = await services.uploads.append(name, id, req.raw, { ...chunkOptions(req, signal), ...withState });
       sessionHeaders(call, id, s.offset);
       return reply.code(202).send();
     }
     case 'PUT': {
       const digest = query.get('digest') ?? '';
       const body = hasBody(req) ? req.raw : null;
-      const blob = await services.uploads.complete(name, id, digest, body, chunkOptions(req, signal));
+      const blob = await services.uploads.complete(name, id, digest, body, { ...chunkOptions(req, signal), ...withState });
       reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
       return reply.send();
     }
     default: {
-      await services.uploads.cancel(name, id);
+      await services.uploads.cancel(name, id, state);
       return reply.code(204).send();
     }
   }

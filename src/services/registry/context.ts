@@ -1,5 +1,6 @@
 import type { BlobStore } from '../../blobstore/types.js';
 import type { MetadataStore } from '../../metadata/types.js';
+import type { TokenService } from '../tokens.js';
 
 export interface RegistrySettings {
   /** Upload sessions idle longer than this are purged. */
@@ -20,5 +21,7 @@ export interface RegistryContext {
   blobs: BlobStore;
   settings: RegistrySettings;
   now: () => number;
+  /** Signs the state of /v2/ upload sessions that have no row yet (see UploadService.start). */
+  tokens: TokenService;
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
 }

@@ -44,6 +44,17 @@ export interface ChunkOptions {
   signal?: AbortSignal;
 }
 
+/** The signed state of a lazy session: id, repository id and name, creation time. */
+interface LazyState extends Record<string, unknown> {
+  i: string;
+  r: number;
+  n: string;
+  c: number;
+}
+
+/** A session row, or the stand-in for a lazy session that has no row yet. */
+type SessionRow = UploadRow & { lazy?: true };
+
 interface HashState {
   hash: Hash;
   offset: number;
@@ -51,32 +62,61 @@ interface HashState {
 
 const storageKeyFor = (id: string): string => `blobs/${id.slice(0, 2)}/${id}`;
 
+/** A set that forgets its oldest members past `max`. */
+class BoundedSet {
+  private readonly items = new Set<string>();
+  constructor(private readonly max: number) {}
+  add(v: string): void {
+    this.items.add(v);
+    if (this.items.size > this.max) this.items.delete(this.items.values().next().value as string);
+  }
+  has(v: string): boolean {
+    return this.items.has(v);
+  }
+}
+
 export class UploadService {
   private readonly hashes = new Map<string, HashState>();
   private readonly locks = new KeyedMutex();
+  /** Sessions this node completed or cancelled: their state tokens are still valid, the sessions are not. */
+  private readonly finished = new BoundedSet(100_000);
 
   constructor(private readonly ctx: RegistryContext) {}
 
-  /** Opens an upload session in the repository (creating the repository on first push). */
-  async start(repository: string): Promise<UploadStatus> {
+  /**
+   * Opens an upload session in the repository (creating the repository on first push).
+   *
+   * With `lazy` (the /v2/ path), no row is written yet: the session's state (id, repository,
+   * start) is returned as a signed token that travels in the upload URL (`_state`), and the
+   * row is written by the first chunk that stores bytes. A push of POST + PUT (what docker,
+   * skopeo and podman do for each blob) then costs one database commit instead of two, and an
+   * abandoned POST leaves nothing behind. Any node can continue the session: the token is
+   * signed with the registry's key. The ECR API's InitiateLayerUpload returns only an id, so
+   * it writes the row at once.
+   */
+  async start(repository: string, o: { lazy?: boolean } = {}): Promise<UploadStatus & { state?: string }> {
     validateRepositoryName(repository);
     const now = this.ctx.now();
     const repo = await pushTarget(this.ctx.meta, repository, now, this.ctx.settings.createOnPush);
     const id = randomUUID();
-    await this.ctx.meta.uploads.create({ id, repositoryId: repo.id, storageKey: storageKeyFor(id), offset: 0, createdAt: now, updatedAt: now });
     this.hashes.set(id, { hash: hasher('sha256'), offset: 0 });
+    if (o.lazy) {
+      const state = await this.ctx.tokens.sign('upload', { i: id, r: repo.id, n: repository, c: now } satisfies LazyState, this.ctx.settings.uploadPurgeAfterMs);
+      return { id, repository, offset: 0, state };
+    }
+    await this.ctx.meta.uploads.create({ id, repositoryId: repo.id, storageKey: storageKeyFor(id), offset: 0, createdAt: now, updatedAt: now });
     return { id, repository, offset: 0 };
   }
 
-  async status(repository: string, id: string): Promise<UploadStatus> {
-    const row = await this.session(repository, id);
+  async status(repository: string, id: string, state?: string): Promise<UploadStatus> {
+    const row = await this.session(repository, id, state);
     return { id, repository, offset: row.offset };
   }
 
   /** Appends one chunk (PATCH). Chunks must arrive in order: a range that does not start at the offset is refused. */
-  async append(repository: string, id: string, body: AsyncIterable<unknown>, o: ChunkOptions = {}): Promise<UploadStatus> {
+  async append(repository: string, id: string, body: AsyncIterable<unknown>, o: ChunkOptions & { state?: string } = {}): Promise<UploadStatus> {
     return this.locks.run(id, async () => {
-      const row = await this.session(repository, id);
+      const row = await this.session(repository, id, o.state);
       const offset = await this.appendLocked(row, body, o);
       return { id, repository, offset };
     });
@@ -88,11 +128,11 @@ export class UploadService {
     id: string,
     digest: string,
     body: AsyncIterable<unknown> | null,
-    o: ChunkOptions & { refuseExisting?: boolean } = {},
+    o: ChunkOptions & { refuseExisting?: boolean; state?: string } = {},
   ): Promise<CommittedBlob> {
     const expected = parseDigest(digest);
     return this.locks.run(id, async () => {
-      const row = await this.session(repository, id);
+      const row = await this.session(repository, id, o.state);
       // ECR's CompleteLayerUpload refuses a layer the repository already has (and drops the session).
       if (o.refuseExisting && (await this.ctx.meta.blobs.getLinked(row.repositoryId, expected.value))) {
         await this.discard(row);
@@ -107,14 +147,16 @@ export class UploadService {
       if (writer.size !== size) throw inconsistent(id);
       await writer.commit(signalOpt(o.signal));
       const inStream = state && state.offset === size && expected.algorithm === 'sha256' ? state.hash : null;
+      this.finished.add(id);
       return this.publish(row.repositoryId, row.storageKey, expected, size, inStream, id);
     });
   }
 
   /** Cancels the session and discards its bytes (DELETE). */
-  async cancel(repository: string, id: string): Promise<void> {
+  async cancel(repository: string, id: string, state?: string): Promise<void> {
     await this.locks.run(id, async () => {
-      const row = await this.session(repository, id);
+      const row = await this.session(repository, id, state);
+      this.finished.add(id);
       await this.discard(row);
     });
   }
@@ -188,16 +230,27 @@ export class UploadService {
     }
   }
 
-  private async session(repository: string, id: string): Promise<UploadRow> {
+  private async session(repository: string, id: string, state?: string): Promise<SessionRow> {
     validateRepositoryName(repository);
-    const unknown = new BerthError('UPLOAD_NOT_FOUND', `upload ${id.slice(0, 100)} is unknown to this repository`);
-    if (!/^[0-9a-f-]{36}$/.test(id)) throw unknown;
+    const unknown = (): BerthError => new BerthError('UPLOAD_NOT_FOUND', `upload ${id.slice(0, 100)} is unknown to this repository`);
+    if (!/^[0-9a-f-]{36}$/.test(id)) throw unknown();
     const [row, repo] = await Promise.all([this.ctx.meta.uploads.get(id), this.ctx.meta.repositories.get(repository)]);
-    if (!row || !repo || row.repositoryId !== repo.id) throw unknown;
-    return row;
+    if (row) {
+      if (!repo || row.repositoryId !== repo.id) throw unknown();
+      return row;
+    }
+    // No row: a lazy session that has stored nothing yet, if its signed state says so. A session
+    // this node finished (completed or cancelled) is gone; another node learns that only when the
+    // state expires (uploads.purgeAfterSeconds), and until then sees an empty session.
+    if (state === undefined || this.finished.has(id)) throw unknown();
+    const s = await this.ctx.tokens.verify<LazyState>('upload', state).catch(() => {
+      throw unknown();
+    });
+    if (s.i !== id || s.n !== repository || !repo || repo.id !== s.r) throw unknown();
+    return { id, repositoryId: s.r, storageKey: storageKeyFor(id), offset: 0, createdAt: s.c, updatedAt: s.c, lazy: true };
   }
 
-  private async appendLocked(row: UploadRow, body: AsyncIterable<unknown>, o: ChunkOptions, record = true): Promise<number> {
+  private async appendLocked(row: SessionRow, body: AsyncIterable<unknown>, o: ChunkOptions, record = true): Promise<number> {
     if (o.range) {
       if (o.range.start !== row.offset) {
         throw new BerthError('UPLOAD_OUT_OF_ORDER', `chunk starts at ${o.range.start} but the upload is at ${row.offset}`, {
@@ -229,12 +282,24 @@ export class UploadService {
       throw truncated(appended, declared);
     }
     const offset = row.offset + appended;
-    if (record && !(await this.ctx.meta.uploads.advance(row.id, row.offset, offset, this.ctx.now()))) {
+    if (record && !(await this.record(row, offset))) {
       this.hashes.delete(row.id);
       throw new BerthError('UPLOAD_INVALID', `upload ${row.id} was changed concurrently; check its status and resume`);
     }
     if (hash) this.hashes.set(row.id, { hash, offset });
     return offset;
+  }
+
+  /** Records the new offset: compare-and-set on the row, or the first row of a lazy session. */
+  private async record(row: SessionRow, offset: number): Promise<boolean> {
+    const now = this.ctx.now();
+    if (!row.lazy) return this.ctx.meta.uploads.advance(row.id, row.offset, offset, now);
+    try {
+      await this.ctx.meta.uploads.create({ id: row.id, repositoryId: row.repositoryId, storageKey: row.storageKey, offset, createdAt: row.createdAt, updatedAt: now });
+      return true;
+    } catch {
+      return false; // another request created it first
+    }
   }
 
   /** Verifies the committed object and makes it visible, or removes it. */
