@@ -9,7 +9,8 @@ import { SHAPES, type ShapeSpec } from './generated/ecr-model.js';
 
 const patterns = new Map<string, RegExp | null>();
 
-function compiled(pattern: string): RegExp | null {
+/** A model's `pattern` as an anchored RegExp, cached; null for Java-only syntax JavaScript cannot compile. */
+export function compiled(pattern: string): RegExp | null {
   if (!patterns.has(pattern)) {
     let re: RegExp | null;
     try {

@@ -6,6 +6,7 @@
  * `<member>`, timestamps in ISO 8601); errors as `<ErrorResponse>` with the model's code.
  */
 import { BerthError } from '../../core/errors.js';
+import { compiled } from '../ecr/shapes.js';
 import type { QueryService, QueryShape } from './generated/query-model.js';
 
 function shapeOf(service: QueryService, name: string): QueryShape {
@@ -16,20 +17,6 @@ function shapeOf(service: QueryService, name: string): QueryShape {
 
 function invalid(path: string, constraint: string): BerthError {
   return new BerthError('INVALID_PARAMETER', `1 validation error detected: Value at '${path}' failed to satisfy constraint: ${constraint}`, { detail: { member: path, modelValidation: true } });
-}
-
-const patterns = new Map<string, RegExp | null>();
-function compiled(p: string): RegExp | null {
-  if (!patterns.has(p)) {
-    let re: RegExp | null;
-    try {
-      re = new RegExp(`^(?:${p})$`, 'u');
-    } catch {
-      re = null;
-    }
-    patterns.set(p, re);
-  }
-  return patterns.get(p) ?? null;
 }
 
 /** Decodes and validates the input of an operation from its form parameters. */
