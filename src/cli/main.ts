@@ -4,6 +4,8 @@ import { ConfigSchema } from '../config/schema.js';
 import { registerRegistryCommands } from './commands/index.js';
 import { registerVulnDbCommands } from './commands/vulndb.js';
 import { registerAdminCommands } from './commands/admin.js';
+import { scanCommand } from './commands/scan.js';
+import { sbomCommand } from './commands/sbom.js';
 import { serve } from './serve.js';
 
 const program = new Command();
@@ -91,6 +93,8 @@ function parseSince(value: string): number {
   return t;
 }
 registerVulnDbCommands(program);
+program.addCommand(scanCommand());
+program.addCommand(sbomCommand());
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   if (err instanceof ConfigError) {

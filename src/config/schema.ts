@@ -140,6 +140,21 @@ export const ConfigSchema = Type.Object(
       },
       { ...Strict, default: {} },
     ),
+    scanning: Type.Object(
+      {
+        rescanIntervalSeconds: Type.Integer({
+          default: 86_400,
+          minimum: 0,
+          description: 'StartImageScan on an image whose scan completed less than this long ago answers LimitExceededException (ECR: one basic scan per image per 24 h)',
+        }),
+        rematchCheckSeconds: Type.Number({
+          default: 60,
+          minimum: 0.1,
+          description: 'how often a node checks whether the vulnerability database changed since the indexed images were matched (then re-matches them)',
+        }),
+      },
+      { ...Strict, default: {} },
+    ),
     registry: Type.Object(
       {
         maxManifestBytes: Type.Integer({ default: 4 * 1024 * 1024, minimum: 1024, maximum: 64 * 1024 * 1024 }),

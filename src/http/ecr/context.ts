@@ -12,6 +12,7 @@ import type { Authenticator } from '../../services/identity/authenticator.js';
 import type { AuditTrail } from '../../services/audit/audit-trail.js';
 import type { AuthThrottle } from '../auth-throttle.js';
 import type { CreationTemplates } from '../../services/registry-config/creation-templates.js';
+import type { ScanService } from '../../services/scanning/scan-service.js';
 import type { EcrOperationName, OperationTypes } from './generated/ecr-model.js';
 
 export interface EcrServices {
@@ -28,6 +29,7 @@ export interface EcrServices {
   templates: CreationTemplates;
   lifecycle: LifecycleService;
   registryConfig: RegistryConfig;
+  scanning: ScanService;
   account: { id: string; region: string };
   now: () => number;
 }

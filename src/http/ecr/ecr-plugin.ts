@@ -14,6 +14,7 @@ import { ECR_TARGET_PREFIX, OPERATIONS, type EcrOperationName } from './generate
 import { ECR_HANDLERS } from './operations/index.js';
 import { readInput, writeOutput } from './shapes.js';
 import { downloadRoute } from './download.js';
+import { sbomRoute } from './sbom.js';
 import { createHash } from 'node:crypto';
 import { verifySigV4 } from '../../core/sigv4.js';
 import type { Principal } from '../../services/identity/principal.js';
@@ -100,6 +101,7 @@ export function ecrPlugin(services: EcrServices, queryApi: (req: FastifyRequest,
       }
     });
     downloadRoute(app, services);
+    sbomRoute(app, services);
   };
 }
 

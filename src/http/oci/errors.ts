@@ -57,6 +57,7 @@ export const OCI_ERRORS = {
   REGISTRY_POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   LIFECYCLE_POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   LIFECYCLE_PREVIEW_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
+  SCAN_NOT_FOUND: { code: 'MANIFEST_UNKNOWN', status: 404 },
   ACCESS_DENIED: { code: 'DENIED', status: 403 },
   UNAUTHENTICATED: { code: 'UNAUTHORIZED', status: 401 },
   // IAM/STS conditions never raised by /v2/ handlers; listed so the table stays total.

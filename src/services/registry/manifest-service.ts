@@ -19,6 +19,12 @@ export interface PutManifestResult {
   subject?: string;
 }
 
+/**
+ * Called after a manifest PUT committed (scan on push uses it). `inserted` is false when the
+ * repository already held the manifest (only a tag moved). Must not throw: the push succeeded.
+ */
+export type ManifestPutHook = (e: { repository: RepositoryRow; digest: string; inserted: boolean; kind: 'image' | 'index'; artifactType: string | null }) => Promise<void>;
+
 export interface StoredManifest {
   digest: string;
   mediaType: string;
@@ -40,7 +46,10 @@ export class ManifestService {
     return this.ctx.settings.maxManifestBytes;
   }
 
-  constructor(private readonly ctx: RegistryContext) {}
+  constructor(
+    private readonly ctx: RegistryContext,
+    private readonly afterPut?: ManifestPutHook,
+  ) {}
 
   /**
    * Stores a manifest and moves the tag. The tag-immutability rule lives here, so /v2/
@@ -73,6 +82,7 @@ export class ManifestService {
       if (actual !== expected.value) throw new BerthError('DIGEST_MISMATCH', `The digest of the manifest (${actual}) does not match the image digest ${expected.value}`);
     }
     const now = this.ctx.now();
+    let pushed: { repository: RepositoryRow; inserted: boolean; kind: 'image' | 'index'; artifactType: string | null } | undefined;
     await this.ctx.meta.tx(async (tx) => {
       const repo = await pushTarget(tx, repository, now, this.ctx.settings.createOnPush);
       const linked = await tx.blobs.linkedAmong(repo.id, parsed.blobs.map((b) => b.digest));
@@ -107,6 +117,7 @@ export class ManifestService {
           ...parsed.manifests.map((m) => ({ digest: m.digest, kind: 'manifest' as const })),
         ],
       );
+      pushed = { repository: repo, inserted, kind: parsed.kind, artifactType: parsed.artifactType ?? null };
       if (ref.tag !== undefined) {
         const current = await tx.tags.digestOf(repo.id, ref.tag);
         if (current === digest && o.refuseUnchanged) {
@@ -123,6 +134,8 @@ export class ManifestService {
         throw new BerthError('IMAGE_EXISTS', `image with digest '${digest}' already exists in the repository with name '${repository}'`);
       }
     });
+    // After the commit, outside the transaction: one enqueue at most (scan on push).
+    if (this.afterPut && pushed) await this.afterPut({ ...pushed, digest }).catch((err: unknown) => this.ctx.log.error({ err, digest }, 'manifest put hook failed'));
     return parsed.subject ? { digest, subject: parsed.subject.digest } : { digest };
   }
 

@@ -18,6 +18,9 @@ export interface ImageTarget {
 
 export type Resolution = { index: boolean; images: ImageTarget[] } | { unsupported: string };
 
+/** Whether a config media type is a container image's (OCI or Docker). */
+export const isImageConfig = (mediaType: string | null | undefined): boolean => mediaType !== null && mediaType !== undefined && IMAGE_CONFIG_TYPES.has(mediaType);
+
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
 

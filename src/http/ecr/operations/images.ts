@@ -2,6 +2,7 @@ import type { ImageFailure, ImageRef } from '../../../services/registry/image-se
 import { checkRegistryId, type EcrCall, type EcrHandlers } from '../context.js';
 import type { ImageDetail, ImageFailure as EcrImageFailure, ImageIdentifier } from '../generated/ecr-model.js';
 import { nextToken, readNextToken } from '../pagination.js';
+import { scanFieldsOf } from './scanning.js';
 
 const toRef = (id: ImageIdentifier): ImageRef => ({ ...(id.imageDigest !== undefined ? { digest: id.imageDigest } : {}), ...(id.imageTag !== undefined ? { tag: id.imageTag } : {}) });
 const toId = (ref: ImageRef): ImageIdentifier => ({ ...(ref.digest !== undefined ? { imageDigest: ref.digest } : {}), ...(ref.tag !== undefined ? { imageTag: ref.tag } : {}) });
@@ -22,6 +23,7 @@ export const imageHandlers: EcrHandlers = {
       ...(input.filter?.tagStatus ? { tagStatus: input.filter.tagStatus } : {}),
       ...(after !== undefined ? { after } : {}),
     });
+    const scans = page.images.length > 0 ? await scanFieldsOf(call, page.images[0]!.repositoryId, page.images.map((img) => img.digest)) : new Map();
     const imageDetails: ImageDetail[] = page.images.map((img) => ({
       registryId,
       repositoryName: input.repositoryName,
@@ -34,6 +36,7 @@ export const imageHandlers: EcrHandlers = {
       ...(img.lastPulledAt !== null ? { lastRecordedPullTime: new Date(img.lastPulledAt) } : {}),
       ...(img.subjectDigest ? { subjectManifestDigest: img.subjectDigest } : {}),
       imageStatus: 'ACTIVE',
+      ...scans.get(img.digest),
     }));
     return { imageDetails, ...(page.next ? { nextToken: await nextToken(call, 'DescribeImages', input.repositoryName, page.next) } : {}) };
   },
