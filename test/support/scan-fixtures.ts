@@ -127,3 +127,41 @@ export function expectedFindings(pkgs: readonly PackageQuery[], records: readonl
   for (const p of pkgs) for (const r of records) if (assess(r, p)) out.add(`${p.name}@${p.version} ${r.id}`);
   return out;
 }
+
+/**
+ * Writes an image whose layer blobs are given as they are (hostile or broken content that
+ * the tar helpers would not produce) into the OCI layout at `dir`, tagged `tag`. The config's
+ * diff_ids are not real (nothing on the push path decompresses layers).
+ */
+export async function writeRawImageLayout(dir: string, tag: string, layers: readonly Buffer[]): Promise<{ manifestDigest: string; layerDigests: string[] }> {
+  const { mkdir, readFile, writeFile } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  const sha = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+  const put = async (b: Buffer): Promise<string> => {
+    const d = sha(b);
+    await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+    await writeFile(join(dir, 'blobs', 'sha256', d.slice(7)), b);
+    return d;
+  };
+  const layerDigests = await Promise.all(layers.map(put));
+  const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: layerDigests }, config: {} }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.oci.image.manifest.v1+json',
+      config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: await put(config), size: config.length },
+      layers: layers.map((l, i) => ({ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layerDigests[i], size: l.length })),
+    }),
+  );
+  const manifestDigest = await put(manifest);
+  await writeFile(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  let index: { schemaVersion: number; manifests: Record<string, unknown>[] } = { schemaVersion: 2, manifests: [] };
+  try {
+    index = JSON.parse(await readFile(join(dir, 'index.json'), 'utf8')) as typeof index;
+  } catch {
+    // a new layout
+  }
+  index.manifests.push({ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: manifestDigest, size: manifest.length, annotations: { 'org.opencontainers.image.ref.name': tag } });
+  await writeFile(join(dir, 'index.json'), JSON.stringify(index));
+  return { manifestDigest, layerDigests };
+}

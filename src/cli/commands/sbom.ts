@@ -12,7 +12,7 @@
  */
 import { createHash } from 'node:crypto';
 import { Command, Option } from 'commander';
-import { runWith, withGlobalOptions, type Session } from './client.js';
+import { USAGE_EXIT_CODE, runWith, withGlobalOptions, type Session } from './client.js';
 import { printJson } from './format.js';
 import { parseImage, scanAndWait } from './scan.js';
 
@@ -96,6 +96,8 @@ export function sbomCommand(): Command {
     .option('--attach', 'push the SBOM to the registry as a referrer of the image instead of printing it')
     .option('--timeout <seconds>', 'how long to wait when the image has to be scanned first', '600');
   withGlobalOptions(cmd);
+  // A top-level command: usage errors exit 2 like those of the command groups.
+  cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_EXIT_CODE));
   return cmd.action(
     runWith(async (session, c) => {
       const opts = c.opts<{ format: 'cyclonedx' | 'spdx'; attach?: boolean; timeout: string }>();

@@ -9,7 +9,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { DescribeImageScanFindingsCommandOutput, EnhancedImageScanFinding, ImageIdentifier } from '@aws-sdk/client-ecr';
-import { runWith, usageError, withGlobalOptions, type Session } from './client.js';
+import { USAGE_EXIT_CODE, runWith, usageError, withGlobalOptions, type Session } from './client.js';
 import { printJson, renderTable, timestamp } from './format.js';
 
 export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'INFORMATIONAL', 'UNDEFINED'] as const;
@@ -140,6 +140,8 @@ export function scanCommand(): Command {
     .option('--timeout <seconds>', 'how long to wait for the scan', '600')
     .addOption(new Option('--fail-on <severity>', 'exit 3 when a finding is at least this severe').argParser(severityOption));
   withGlobalOptions(cmd);
+  // A top-level command: usage errors exit 2 like those of the command groups.
+  cmd.exitOverride((err) => process.exit(err.exitCode === 0 ? 0 : USAGE_EXIT_CODE));
   return cmd.action(
     runWith(async (session, c) => {
       const opts = c.opts<{ rescan?: boolean; timeout: string; failOn?: string }>();
