@@ -305,8 +305,18 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(candidates).toContain(unused);
       expect(candidates).not.toContain(used);
       expect(candidates).not.toContain(fresh);
+      // The digest-only scan: the same, plus unused blobs whose own row is young (no link keeps them).
+      const young = d(`f5${tag}`);
+      await store.blobs.insert({ digest: young, size: 7, storageKey: `gc/${tag}/${young.slice(-12)}`, createdAt: 500 });
+      const digests = await store.blobs.gcCandidateDigests(100, d(`f1${tag}`), 10_000);
+      expect(digests).toEqual(expect.arrayContaining([unused, young]));
+      expect(digests).not.toContain(used);
+      expect(digests).not.toContain(fresh);
+      expect(digests).toEqual([...digests].sort());
+      expect(await store.blobs.gcCandidateDigests(100, unused, 1)).not.toContain(unused);
       expect(await store.tx((tx) => tx.blobs.removeIfUnused([used, fresh], 100))).toEqual([]);
-      expect((await store.tx((tx) => tx.blobs.removeIfUnused([used, unused, fresh], 100))).map((b) => b.digest)).toEqual([unused]);
+      expect((await store.tx((tx) => tx.blobs.removeIfUnused([used, unused, fresh, young], 100))).map((b) => b.digest)).toEqual([unused]);
+      expect(await store.blobs.get(young)).not.toBeNull();
       expect(await store.blobs.get(unused)).toBeNull();
       expect(await store.blobs.getLinked(repo.id, unused)).toBeNull();
       expect(await store.blobs.hasStorageKey(`gc/${tag}/${unused.slice(-12)}`)).toBe(false);
