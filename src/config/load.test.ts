@@ -31,6 +31,10 @@ describe('loadConfig', () => {
     expect(c.storage.s3).toMatchObject({ bucket: 'from-file', accessKeyId: 'AKID', region: 'us-east-1', partSizeMiB: 16 });
   });
 
+  it('leaves BERTH_ENDPOINT (the CLI's server address) out of the configuration', () => {
+    expect(loadConfig({ env: { BERTH_ENDPOINT: 'http://127.0.0.1:5000' } }).listen).toBe('127.0.0.1:5000');
+  });
+
   it('refuses unknown keys and names the field and its source', async () => {
     expect(() => loadConfig({ env: { BERTH_LISTNE: '1.2.3.4:5' } })).toThrow(/listne.*environment variable BERTH_LISTNE/s);
     const file = join(dir, 'bad.json');

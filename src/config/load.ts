@@ -11,7 +11,8 @@ import { parse as parseYaml } from 'yaml';
 import { ConfigSchema, type Config } from './schema.js';
 
 /** Variables that start with BERTH_ but are not configuration. */
-const NOT_CONFIG = new Set(['BERTH_CONFIG']);
+// BERTH_ENDPOINT is the CLI's server address (commands that talk to a running Berth), not configuration.
+const NOT_CONFIG = new Set(['BERTH_CONFIG', 'BERTH_ENDPOINT']);
 const NOT_CONFIG_PREFIXES = ['BERTH_TEST_', 'BERTH_E2E_', 'BERTH_BENCH_'];
 
 export class ConfigError extends Error {

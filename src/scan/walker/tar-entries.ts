@@ -26,7 +26,16 @@ export async function* tarEntries(source: AsyncIterable<Buffer>, state: TarReadS
   const extract = tar.extract();
   let tail: Buffer = Buffer.alloc(0);
   let stop = false;
-  const drainOrClose = (): Promise<unknown> => Promise.race([once(extract, 'drain'), once(extract, 'close')]);
+  // Waits for whichever comes first and removes the other listener (a layer can need thousands of waits).
+  const drainOrClose = async (): Promise<void> => {
+    const ac = new AbortController();
+    const wait = (event: string): Promise<unknown> => once(extract, event, { signal: ac.signal }).catch(() => undefined);
+    try {
+      await Promise.race([wait('drain'), wait('close')]);
+    } finally {
+      ac.abort();
+    }
+  };
   const pump = (async (): Promise<void> => {
     try {
       for await (const chunk of source) {
