@@ -31,7 +31,7 @@ describe('loadConfig', () => {
     expect(c.storage.s3).toMatchObject({ bucket: 'from-file', accessKeyId: 'AKID', region: 'us-east-1', partSizeMiB: 16 });
   });
 
-  it('leaves BERTH_ENDPOINT (the CLI's server address) out of the configuration', () => {
+  it('leaves BERTH_ENDPOINT (the server address of CLI commands) out of the configuration', () => {
     expect(loadConfig({ env: { BERTH_ENDPOINT: 'http://127.0.0.1:5000' } }).listen).toBe('127.0.0.1:5000');
   });
 
