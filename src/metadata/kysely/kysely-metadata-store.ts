@@ -66,7 +66,9 @@ export class KyselyMetadataStore implements MetadataStore {
 
   /** Applies pending migrations; throws with the failing migration's error. */
   async migrate(): Promise<void> {
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect) });
+    // Features land in parallel and take migration numbers ahead of time (0007 before 0006): a
+    // database that already ran a later one still gets an earlier one that arrives afterwards.
+    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect), allowUnorderedMigrations: true });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
   }
