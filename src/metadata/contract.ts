@@ -263,9 +263,10 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       // The same sizes as `sizes` computes.
       const sizes = await store.manifests.sizes(repo.id, [img, img2, idx, sig]);
       for (const m of inv.manifests) expect(m.sizeBytes).toBe(sizes.get(m.digest));
-      const refs = (r: { parent: string; child: string; size: number }): string => `${r.parent} ${r.child} ${r.size}`;
-      expect(inv.blobRefs.map(refs).sort()).toEqual([`${img} ${b1} 100`, `${img} ${b2} 23`, `${img2} ${b3} 7`, `${img2} ${b2} 23`].sort());
-      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [], blobRefs: [] });
+      const refs = (r: { parent: string; child: string }): string => `${r.parent} ${r.child}`;
+      expect(inv.blobRefs.map(refs).sort()).toEqual([`${img} ${b1}`, `${img} ${b2}`, `${img2} ${b3}`, `${img2} ${b2}`, `${img2} ${rowless}`].sort());
+      expect(inv.blobSizes).toEqual(new Map([[b1, 100], [b2, 23], [b3, 7]]));
+      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [], blobRefs: [], blobSizes: new Map() });
 
       const other = await store.repositories.ensure(repoName(), 1);
       await store.manifests.put(manifest(other.id, d(`i8${u}`)), Buffer.from('{}'), [{ digest: b2, kind: 'blob' }]);

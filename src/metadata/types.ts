@@ -93,8 +93,10 @@ export interface InventoryManifest {
 
 export interface RepositoryInventory {
   manifests: InventoryManifest[];
-  /** Every blob reference of the repository's manifests, with the blob's size. */
-  blobRefs: { parent: string; child: string; size: number }[];
+  /** Every blob reference of the repository's manifests (parent manifest, blob). */
+  blobRefs: { parent: string; child: string }[];
+  /** The size of each blob those references name (absent: the blob has no row). */
+  blobSizes: Map<string, number>;
 }
 
 export interface ManifestReference {

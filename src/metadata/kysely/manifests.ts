@@ -157,7 +157,7 @@ export class KyselyManifests implements ManifestStore {
   }
 
   async inventory(repositoryId: number): Promise<RepositoryInventory> {
-    // NOTE: four whole-repository reads, none ordered (an ORDER BY here made SQLite walk an index
+    // NOTE: whole-repository reads without ORDER BY (sorting in SQL made SQLite walk an index
     // and fetch every row from the table by it); tags are sorted per manifest below.
     const rows = await this.db
       .selectFrom('manifests')
@@ -165,52 +165,47 @@ export class KyselyManifests implements ManifestStore {
       .where('repository_id', '=', repositoryId)
       .execute();
     const tagRows = await this.db.selectFrom('tags').select(['digest', 'name']).where('repository_id', '=', repositoryId).execute();
-    const refRows = await this.db
+    const blobRefs = await this.db
       .selectFrom('manifest_refs')
-      .select(['parent_digest', 'child_digest'])
+      .select(['parent_digest as parent', 'child_digest as child'])
       .where('repository_id', '=', repositoryId)
       .where('kind', '=', 'blob')
       .execute();
-    // Blob sizes through the repository's links (one walk of its links in digest order, three
-    // times faster than a lookup per reference), then those referenced but no longer linked.
-    const blobSize = new Map<string, number>();
-    const linked = await this.db
-      .selectFrom('repository_blobs as l')
-      .innerJoin('blobs as b', 'b.digest', 'l.digest')
-      .select(['b.digest', 'b.size'])
-      .where('l.repository_id', '=', repositoryId)
-      .execute();
-    for (const b of linked) blobSize.set(b.digest, Number(b.size));
-    const unlinked = [...new Set(refRows.map((r) => r.child_digest).filter((c) => !blobSize.has(c)))];
-    for (const part of chunks(unlinked)) {
-      for (const b of await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', 'in', part).execute()) blobSize.set(b.digest, Number(b.size));
-    }
-    // References to a blob without a row are left out, as an inner join with `blobs` would.
-    const blobRefs: RepositoryInventory['blobRefs'] = [];
-    for (const r of refRows) {
-      const size = blobSize.get(r.child_digest);
-      if (size !== undefined) blobRefs.push({ parent: r.parent_digest, child: r.child_digest, size });
-    }
     const links = await this.db
       .selectFrom('manifest_refs')
       .select(['parent_digest as parent', 'child_digest as child'])
       .where('repository_id', '=', repositoryId)
       .where('kind', '=', 'manifest')
       .execute();
+    // Blob sizes through the repository's links (one walk of its links in digest order, three
+    // times faster than a lookup per reference), then those referenced but no longer linked.
+    const blobSizes = new Map<string, number>();
+    const linked = await this.db
+      .selectFrom('repository_blobs as l')
+      .innerJoin('blobs as b', 'b.digest', 'l.digest')
+      .select(['b.digest', 'b.size'])
+      .where('l.repository_id', '=', repositoryId)
+      .orderBy('l.digest')
+      .execute();
+    for (const b of linked) blobSizes.set(b.digest, Number(b.size));
+    const unlinked = new Set<string>();
+    for (const r of blobRefs) if (!blobSizes.has(r.child)) unlinked.add(r.child);
+    for (const part of chunks([...unlinked])) {
+      for (const b of await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', 'in', part).execute()) blobSizes.set(b.digest, Number(b.size));
+    }
     const tags = new Map<string, string[]>();
     for (const t of tagRows) {
       const list = tags.get(t.digest);
       if (list) list.push(t.name);
       else tags.set(t.digest, [t.name]);
     }
-    for (const list of tags.values()) if (list.length > 1) list.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     // Sizes as `sizes` computes them: the sum of a manifest's blobs; an index, its largest child.
-    const direct = new Map<string, number>();
-    for (const r of blobRefs) direct.set(r.parent, (direct.get(r.parent) ?? 0) + r.size);
-    const size = new Map(direct);
+    const size = new Map<string, number>();
+    for (const r of blobRefs) size.set(r.parent, (size.get(r.parent) ?? 0) + (blobSizes.get(r.child) ?? 0));
     const parents = new Map<string, string[]>();
+    const indexSize = new Map<string, number>();
     for (const l of links) {
-      size.set(l.parent, Math.max(size.get(l.parent) ?? 0, direct.get(l.child) ?? 0));
+      indexSize.set(l.parent, Math.max(indexSize.get(l.parent) ?? size.get(l.parent) ?? 0, size.get(l.child) ?? 0));
       const list = parents.get(l.child);
       if (list) list.push(l.parent);
       else parents.set(l.child, [l.parent]);
@@ -222,12 +217,12 @@ export class KyselyManifests implements ManifestStore {
         subjectDigest: r.subject_digest,
         pushedAt: Number(r.pushed_at),
         lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
-        tags: tags.get(r.digest) ?? [],
-        sizeBytes: size.get(r.digest) ?? 0,
-        parents: parents.get(r.digest)?.sort() ?? [],
+        tags: tags.get(r.digest)?.sort(byteOrder) ?? [],
+        sizeBytes: indexSize.get(r.digest) ?? size.get(r.digest) ?? 0,
+        parents: parents.get(r.digest)?.sort(byteOrder) ?? [],
       }),
     );
-    return { manifests, blobRefs };
+    return { manifests, blobRefs, blobSizes };
   }
 
   async blobReferenceCounts(digests: string[]): Promise<Map<string, number>> {
@@ -332,6 +327,8 @@ export class KyselyManifests implements ManifestStore {
 }
 
 const CHUNK = 5000;
+
+const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 function chunks<T>(items: T[]): T[][] {
   const out: T[][] = [];

@@ -9,22 +9,19 @@ export async function bytesFreed(
   inventory: RepositoryInventory,
   expiring: ReadonlySet<string>,
 ): Promise<number> {
-  // Per blob: its size, the references from this repository, and those from expiring manifests.
-  const blobs = new Map<string, { size: number; here: number; expiring: number }>();
+  // Per blob: the references from this repository, and those from expiring manifests.
+  const here = new Map<string, number>();
+  const fromExpiring = new Map<string, number>();
   for (const r of inventory.blobRefs) {
-    let b = blobs.get(r.child);
-    if (!b) blobs.set(r.child, (b = { size: r.size, here: 0, expiring: 0 }));
-    b.here++;
-    if (expiring.has(r.parent)) b.expiring++;
+    here.set(r.child, (here.get(r.child) ?? 0) + 1);
+    if (expiring.has(r.parent)) fromExpiring.set(r.child, (fromExpiring.get(r.child) ?? 0) + 1);
   }
   // Only blobs every reference of this repository lets go of can be freed; they are freed when
   // no other repository references them either (their total count is this repository's).
-  const candidates = [...blobs].filter(([, b]) => b.expiring > 0 && b.expiring === b.here).map(([digest]) => digest);
+  const candidates: string[] = [];
+  for (const [digest, n] of fromExpiring) if (n === here.get(digest) && inventory.blobSizes.has(digest)) candidates.push(digest);
   const totals = await manifests.blobReferenceCounts(candidates);
   let bytes = 0;
-  for (const digest of candidates) {
-    const b = blobs.get(digest)!;
-    if (totals.get(digest) === b.here) bytes += b.size;
-  }
+  for (const digest of candidates) if (totals.get(digest) === here.get(digest)) bytes += inventory.blobSizes.get(digest)!;
   return bytes;
 }

@@ -5,7 +5,7 @@
  */
 import { BerthError } from '../../core/errors.js';
 import { MediaType } from '../../core/media-types.js';
-import { evaluateLifecyclePolicy, parseLifecyclePolicy, summarizeLifecycleDecisions, type LifecycleDecision, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
+import { evaluateLifecyclePolicy, parseLifecyclePolicy, type LifecycleDecision, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
 import type { MetadataStore, RepositoryInventory } from '../../metadata/types.js';
 import type { ImageService } from '../registry/image-service.js';
 import type { RepositoryService } from '../repositories/repository-service.js';
@@ -68,18 +68,19 @@ export class LifecycleService {
     const { images, inventory } = await this.read(repository);
     const now = this.now();
     const decisions: LifecycleDecision[] = evaluateLifecyclePolicy(policy, images, now);
-    const byDigest = new Map(images.map((i) => [i.digest, i]));
-    const summary = summarizeLifecycleDecisions(decisions, images);
+    const byDigest = new Map(inventory.manifests.map((m) => [m.digest, m]));
+    const expiring = new Set(decisions.filter((d) => d.action === 'expire').map((d) => d.digest));
     const preview: LifecyclePreview = {
       policyText,
       status: 'COMPLETE',
       evaluatedAt: now,
       results: decisions.map((d) => {
-        const img = byDigest.get(d.digest)!;
-        return { digest: d.digest, tags: [...img.tags], pushedAt: img.pushedAt, rulePriority: d.rulePriority, action: d.action, sizeBytes: img.sizeBytes };
+        const m = byDigest.get(d.digest)!;
+        return { digest: d.digest, tags: m.tags, pushedAt: m.pushedAt, rulePriority: d.rulePriority, action: d.action, sizeBytes: m.sizeBytes };
       }),
-      expiringCount: summary.expiringImageCount,
-      bytesFreed: await bytesFreed(this.meta.manifests, inventory, new Set(decisions.filter((d) => d.action === 'expire').map((d) => d.digest))),
+      // What summarizeLifecycleDecisions counts as expiring, without its per-image size table.
+      expiringCount: expiring.size,
+      bytesFreed: await bytesFreed(this.meta.manifests, inventory, expiring),
     };
     await this.meta.registry.put(`lifecycle-preview/${repository}`, encodePreview(preview));
     return preview;
