@@ -105,6 +105,12 @@ for (let i = 0; ; i++) {
   await new Promise((r) => setTimeout(r, 200));
 }
 
+// /v2/ takes the login a docker client would send after `aws ecr get-login-password | docker login`.
+const { ECRClient, GetAuthorizationTokenCommand, StartLifecyclePolicyPreviewCommand, GetLifecyclePolicyPreviewCommand } = await import('@aws-sdk/client-ecr');
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+const ecr = new ECRClient({ endpoint: url, region: 'us-east-1', credentials: { ...ROOT } });
+const login = `Basic ${(await ecr.send(new GetAuthorizationTokenCommand({}))).authorizationData[0].authorizationToken}`;
+
 let pushing = true;
 const pushes = { ok: 0, failed: 0, latencies: [], spans: [] };
 const pushed = [];
@@ -115,21 +121,24 @@ async function pushLoop(w) {
       const layer = randomBytes(4096);
       const config = Buffer.from(JSON.stringify({ os: 'linux', w, i }));
       for (const b of [config, layer]) {
-        const r = await fetch(`${url}/v2/bench/live/blobs/uploads/?digest=${sha256(b)}`, { method: 'POST', body: new Uint8Array(b) });
+        const r = await fetch(`${url}/v2/bench/live/blobs/uploads/?digest=${sha256(b)}`, { method: 'POST', body: new Uint8Array(b), headers: { authorization: login } });
         await r.arrayBuffer();
         if (r.status !== 201) throw new Error(`blob ${r.status}`);
       }
       const body = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json',
         config: { mediaType: 'application/vnd.oci.image.config.v1+json', digest: sha256(config), size: config.length },
         layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: sha256(layer), size: layer.length }] });
-      const r = await fetch(`${url}/v2/bench/live/manifests/w${w}-${i}`, { method: 'PUT', body, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      const r = await fetch(`${url}/v2/bench/live/manifests/w${w}-${i}`, { method: 'PUT', body, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json', authorization: login } });
       await r.arrayBuffer();
       if (r.status !== 201) throw new Error(`manifest ${r.status}`);
       pushes.ok++;
       pushes.latencies.push(performance.now() - t);
       pushes.spans.push([t, performance.now()]);
       pushed.push({ tag: `w${w}-${i}`, layer: sha256(layer) });
-    } catch { pushes.failed++; }
+    } catch (err) {
+      pushes.failed++;
+      pushes.firstError ??= String(err);
+    }
   }
 }
 function sha256(b) { return `sha256:${createHash('sha256').update(b).digest('hex')}`; }
@@ -137,9 +146,6 @@ const loops = [0, 1].map(pushLoop);
 await new Promise((r) => setTimeout(r, 1000));
 
 // ---- 1. lifecycle preview over IMAGES images, through the ECR API
-const { ECRClient, StartLifecyclePolicyPreviewCommand, GetLifecyclePolicyPreviewCommand } = await import('@aws-sdk/client-ecr');
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
-const ecr = new ECRClient({ endpoint: url, region: 'us-east-1', credentials: { ...ROOT } });
 const policy = JSON.stringify({ rules: [
   { rulePriority: 1, description: 'keep releases', selection: { tagStatus: 'tagged', tagPrefixList: ['release'], countType: 'imageCountMoreThan', countNumber: 1000 }, action: { type: 'expire' } },
   { rulePriority: 2, description: 'builds: keep 5000', selection: { tagStatus: 'tagged', tagPrefixList: ['build'], countType: 'imageCountMoreThan', countNumber: 5000 }, action: { type: 'expire' } },
@@ -174,7 +180,7 @@ await Promise.all(loops);
 // Every image pushed during the run pulls back.
 let intact = 0;
 for (const p of pushed.slice(-50)) {
-  const r = await fetch(`${url}/v2/bench/live/blobs/${p.layer}`);
+  const r = await fetch(`${url}/v2/bench/live/blobs/${p.layer}`, { headers: { authorization: login } });
   if (r.status === 200 && sha256(Buffer.from(await r.arrayBuffer())) === p.layer) intact++;
 }
 process.kill(-server.pid, 'SIGTERM');
@@ -199,7 +205,7 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 - The preview found ${expiring.toLocaleString('en')} images to expire (the pure evaluator: ${decisions.length.toLocaleString('en')} decisions).
 - Garbage collection removed ${gc.blobsDeleted.toLocaleString('en')} unused blobs (${(gc.bytesFreed / 1e6).toFixed(0)} MB of metadata-declared size) and ${gc.orphansDeleted} orphaned objects, one transaction per 2,000 blobs.
 - Pushes while \`berth gc\` ran: ${duringGc.length}, p99 ${gcP99.toFixed(0)} ms, longest ${gcMax.toFixed(0)} ms.
-- Pushes during the run: ${pushes.ok} acknowledged, ${pushes.failed} failed, p99 latency ${p99.toFixed(0)} ms; the last ${Math.min(50, pushed.length)} pushed layers pulled back intact: ${intact}.
+- Pushes during the run: ${pushes.ok} acknowledged, ${pushes.failed} failed${pushes.firstError ? ` (first: ${pushes.firstError})` : ''}, p99 latency ${p99.toFixed(0)} ms; the last ${Math.min(50, pushed.length)} pushed layers pulled back intact: ${intact}.
 `;
 writeFileSync(join(root, 'docs', 'benchmarks-lifecycle-gc.md'), md);
 console.log(md);
