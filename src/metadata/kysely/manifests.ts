@@ -185,7 +185,6 @@ export class KyselyManifests implements ManifestStore {
       .innerJoin('blobs as b', 'b.digest', 'l.digest')
       .select(['b.digest', 'b.size'])
       .where('l.repository_id', '=', repositoryId)
-      .orderBy('l.digest')
       .execute();
     for (const b of linked) blobSizes.set(b.digest, Number(b.size));
     const unlinked = new Set<string>();
