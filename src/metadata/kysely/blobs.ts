@@ -140,42 +140,21 @@ export class KyselyBlobs implements BlobIndex {
   async removeIfUnused(digests: string[], olderThan: number): Promise<BlobRow[]> {
     const unique = [...new Set(digests)];
     if (unique.length === 0) return [];
-    const gone = this.dialect === 'sqlite' ? await this.unusedSqlite(unique, olderThan) : await this.lockUnusedPostgres(unique, olderThan);
+    let lock = this.db.selectFrom('blobs').selectAll().where('digest', 'in', unique).where('created_at', '<', olderThan).orderBy('digest');
+    if (this.dialect === 'postgres') lock = lock.forUpdate();
+    const rows = await lock.execute();
+    if (rows.length === 0) return [];
+    const locked = rows.map((r) => r.digest);
+    // Separate statements after the lock: on PostgreSQL they see manifests committed while we waited.
+    const used = await this.db.selectFrom('manifest_refs').select('child_digest').distinct().where('child_digest', 'in', locked).where('kind', '=', 'blob').execute();
+    const fresh = await this.db.selectFrom('repository_blobs').select('digest').distinct().where('digest', 'in', locked).where('created_at', '>=', olderThan).execute();
+    const keep = new Set([...used.map((r) => r.child_digest), ...fresh.map((r) => r.digest)]);
+    const gone = rows.filter((r) => !keep.has(r.digest));
     if (gone.length === 0) return [];
     const goneDigests = gone.map((r) => r.digest);
     await this.db.deleteFrom('repository_blobs').where('digest', 'in', goneDigests).execute();
     await this.db.deleteFrom('blobs').where('digest', 'in', goneDigests).execute();
     return gone.map(toBlob);
-  }
-
-  /**
-   * SQLite: the transaction holds the database's one write lock from its start (BEGIN
-   * IMMEDIATE), so nothing commits between this read and the deletes: one statement re-checks.
-   */
-  private async unusedSqlite(digests: string[], olderThan: number): Promise<Selectable<Database['blobs']>[]> {
-    return this.db
-      .selectFrom('blobs as b')
-      .selectAll('b')
-      .where('b.digest', 'in', digests)
-      .where('b.created_at', '<', olderThan)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('manifest_refs as r').select('r.child_digest').whereRef('r.child_digest', '=', 'b.digest').where('r.kind', '=', 'blob'))),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest').where('l.created_at', '>=', olderThan))),
-      )
-      .execute();
-  }
-
-  /** PostgreSQL: locks the rows first, then re-checks in new statements (which see manifests committed while we waited). */
-  private async lockUnusedPostgres(digests: string[], olderThan: number): Promise<Selectable<Database['blobs']>[]> {
-    const rows = await this.db.selectFrom('blobs').selectAll().where('digest', 'in', digests).where('created_at', '<', olderThan).orderBy('digest').forUpdate().execute();
-    if (rows.length === 0) return [];
-    const locked = rows.map((r) => r.digest);
-    const used = await this.db.selectFrom('manifest_refs').select('child_digest').distinct().where('child_digest', 'in', locked).where('kind', '=', 'blob').execute();
-    const fresh = await this.db.selectFrom('repository_blobs').select('digest').distinct().where('digest', 'in', locked).where('created_at', '>=', olderThan).execute();
-    const keep = new Set([...used.map((r) => r.child_digest), ...fresh.map((r) => r.digest)]);
-    return rows.filter((r) => !keep.has(r.digest));
   }
 
   async hasStorageKey(key: string): Promise<boolean> {
