@@ -6,22 +6,16 @@
  */
 import { join } from 'node:path';
 import { CreateRepositoryCommand, DescribeImageScanFindingsCommand, DescribeImagesCommand, ECRClient, StartImageScanCommand } from '@aws-sdk/client-ecr';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { cycloneDxProblems, spdxProblems } from '../../src/services/scanning/sbom.test-support.js';
-import { Cleanup, makeTempDir, run, setupSuite, skipUnless, type RunResult } from '../support/clients.js';
+import { Cleanup, makeTempDir, run, setupSuite, type RunResult } from '../support/clients.js';
 import { writeImageLayout, type WrittenImage } from '../support/oci-layout.js';
-import { appLayer, baseLayer, expectedPackages, missingFixtures, VULNDB } from '../support/scan-fixtures.js';
+import { appLayer, baseLayer, expectedPackages, scanningSuite, VULNDB } from '../support/scan-fixtures.js';
 import { REPO_ROOT, TEST_ROOT_CREDENTIALS, dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { Skopeo } from '../support/tools.js';
 
 const BIN = join(REPO_ROOT, 'bin', 'berth.js');
-const missing = missingFixtures();
-const suite = missing
-  ? (name: string, fn: () => void): void => {
-      process.stderr.write(`[e2e] skipping "${name}": ${missing}\n`);
-      describe.skip(`${name} (skipped: ${missing})`, fn);
-    }
-  : skipUnless('skopeo');
+const suite = scanningSuite();
 
 const cleanup = new Cleanup();
 let server: RunningServer;

@@ -9,21 +9,15 @@ import { once } from 'node:events';
 import { join } from 'node:path';
 import { createGzip, gzipSync } from 'node:zlib';
 import { CreateRepositoryCommand, DescribeImageScanFindingsCommand, ECRClient, type DescribeImageScanFindingsCommandOutput } from '@aws-sdk/client-ecr';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import { rawTarHeader, TAR_END, tarBlocks } from '../../src/scan/walker/layers.test-support.js';
-import { Cleanup, makeTempDir, run, setupSuite, skipUnless } from '../support/clients.js';
+import { Cleanup, makeTempDir, run, setupSuite } from '../support/clients.js';
 import { makeTar, writeImageLayout } from '../support/oci-layout.js';
-import { appLayer, baseLayer, missingFixtures, VULNDB, writeRawImageLayout } from '../support/scan-fixtures.js';
+import { appLayer, baseLayer, scanningSuite, VULNDB, writeRawImageLayout } from '../support/scan-fixtures.js';
 import { REPO_ROOT, TEST_ROOT_CREDENTIALS, dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { Skopeo } from '../support/tools.js';
 
-const missing = missingFixtures();
-const suite = missing
-  ? (name: string, fn: () => void): void => {
-      process.stderr.write(`[e2e] skipping "${name}": ${missing}\n`);
-      describe.skip(`${name} (skipped: ${missing})`, fn);
-    }
-  : skipUnless('skopeo');
+const suite = scanningSuite();
 
 /** A gzip'd tar holding one file of `bytes` zeros (about 1,000:1), streamed so the test never holds it whole. */
 async function gzipBomb(bytes: number): Promise<Buffer> {

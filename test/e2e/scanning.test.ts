@@ -22,21 +22,15 @@ import {
   type ImageIdentifier,
   type ImageScanFinding,
 } from '@aws-sdk/client-ecr';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Cleanup, makeTempDir, run, setupSuite, skipUnless, which } from '../support/clients.js';
+import { afterAll, expect, it } from 'vitest';
+import { Cleanup, makeTempDir, run, setupSuite, which } from '../support/clients.js';
 import { writeImageLayout, writeIndexLayout, type WrittenImage } from '../support/oci-layout.js';
-import { appLayer, baseLayer, expectedFindings, expectedPackages, loadAdvisories, missingFixtures, PERL_AFTER, upgradeLayer, VULNDB, VULNDB_FOLDERS } from '../support/scan-fixtures.js';
+import { appLayer, baseLayer, expectedFindings, expectedPackages, loadAdvisories, scanningSuite, PERL_AFTER, upgradeLayer, VULNDB, VULNDB_FOLDERS } from '../support/scan-fixtures.js';
 import { REPO_ROOT, TEST_ROOT_CREDENTIALS, dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
 import { Skopeo } from '../support/tools.js';
 
 const BIN = join(REPO_ROOT, 'bin', 'berth.js');
-const missing = missingFixtures();
-const suite = missing
-  ? (name: string, fn: () => void): void => {
-      process.stderr.write(`[e2e] skipping "${name}": ${missing}\n`);
-      describe.skip(`${name} (skipped: ${missing})`, fn);
-    }
-  : skipUnless('skopeo');
+const suite = scanningSuite();
 
 const cleanup = new Cleanup();
 let server: RunningServer;
@@ -44,7 +38,6 @@ let ecr: ECRClient;
 let skopeo: Skopeo;
 let layout: string;
 let v1: WrittenImage;
-let v2: WrittenImage;
 
 const ROOT_ENV = { AWS_ACCESS_KEY_ID: TEST_ROOT_CREDENTIALS.accessKeyId, AWS_SECRET_ACCESS_KEY: TEST_ROOT_CREDENTIALS.secretAccessKey, AWS_REGION: 'us-east-1' };
 const cliEnv = (): NodeJS.ProcessEnv => {
@@ -98,7 +91,7 @@ suite('image scanning end to end', () => {
     skopeo = await Skopeo.create(tmp);
     layout = join(tmp, 'layout');
     v1 = await writeImageLayout(layout, { tag: 'v1', layers: [{ files: baseLayer() }, { files: appLayer() }] });
-    v2 = await writeImageLayout(layout, { tag: 'v2', layers: [{ files: baseLayer() }, { files: appLayer() }, { files: upgradeLayer() }] });
+    await writeImageLayout(layout, { tag: 'v2', layers: [{ files: baseLayer() }, { files: appLayer() }, { files: upgradeLayer() }] });
     await ecr.send(new CreateRepositoryCommand({ repositoryName: 'scan/app', imageScanningConfiguration: { scanOnPush: true } }));
     await skopeo.copy(`oci:${layout}:v1`, `docker://${server.host}/scan/app:v1`);
   });

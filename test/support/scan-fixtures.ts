@@ -16,6 +16,8 @@ import { parseOsvRecord, type OsvRecord, type PackageQuery } from '../../src/cor
 import { assess } from '../../src/core/vuln/severity.js';
 import { fromToolchain } from '../../src/core/vuln/versions/go.js';
 import { buildElf } from '../../src/scan/extractors/go-elf.test-support.js';
+import { describe } from 'vitest';
+import { skipUnless } from './clients.js';
 import { REPO_ROOT } from './server.js';
 
 export const SHARED = join(REPO_ROOT, '..', 'shared');
@@ -33,6 +35,16 @@ export function missingFixtures(): string | undefined {
     if (!existsSync(p)) return `${p} not found (the shared fixtures and advisories live beside the checkout)`;
   }
   return undefined;
+}
+
+/** `describe` for a scanning suite: skipped with the reason when the fixtures are missing, else when skopeo is. */
+export function scanningSuite(): (name: string, fn: () => void) => void {
+  const missing = missingFixtures();
+  if (!missing) return skipUnless('skopeo');
+  return (name, fn) => {
+    process.stderr.write(`[e2e] skipping "${name}": ${missing}\n`);
+    describe.skip(`${name} (skipped: ${missing})`, fn);
+  };
 }
 
 const read = (rel: string): Buffer => readFileSync(join(FIXTURES, rel));
