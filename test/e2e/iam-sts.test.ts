@@ -20,6 +20,7 @@ import {
   CreateUserCommand,
   DeleteAccessKeyCommand,
   DeleteUserCommand,
+  GetAccessKeyLastUsedCommand,
   GetRoleCommand,
   GetUserPolicyCommand,
   IAMClient,
@@ -142,6 +143,22 @@ describe('IAM and STS', () => {
     const k = (await admin.send(new CreateAccessKeyCommand({ UserName: user }))).AccessKey!;
     return { accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! };
   }
+
+  it("authorizes a key's last use on the user who owns it, and answers an oversized form body in XML", async () => {
+    const admin = iam();
+    await admin.send(new CreateUserCommand({ UserName: 'key-owner' }));
+    const owned = (await admin.send(new CreateAccessKeyCommand({ UserName: 'key-owner' }))).AccessKey!;
+    await admin.send(new CreateUserCommand({ UserName: 'curious' }));
+    const doc = policy({ Effect: 'Allow', Action: 'iam:GetAccessKeyLastUsed', Resource: `arn:aws:iam::${accountId}:user/curious` });
+    await admin.send(new PutUserPolicyCommand({ UserName: 'curious', PolicyName: 'self', PolicyDocument: doc }));
+    const k = (await admin.send(new CreateAccessKeyCommand({ UserName: 'curious' }))).AccessKey!;
+    const curious = iam({ accessKeyId: k.AccessKeyId!, secretAccessKey: k.SecretAccessKey! });
+    expect((await curious.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: k.AccessKeyId! }))).UserName).toBe('curious');
+    await expect(curious.send(new GetAccessKeyLastUsedCommand({ AccessKeyId: owned.AccessKeyId! }))).rejects.toMatchObject({ name: 'AccessDenied' });
+    const huge = await fetch(server.url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `Action=ListUsers&Pad=${'x'.repeat(1_100_000)}` });
+    expect(huge.status).toBe(413);
+    expect(await huge.text()).toMatch(/^<ErrorResponse .*<Code>RequestEntityTooLarge<\/Code>/);
+  });
 
   it('assumes a role the trust policy allows and uses its temporary credentials; GetSessionToken for users', async () => {
     const admin = iam();

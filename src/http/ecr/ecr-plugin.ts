@@ -19,6 +19,8 @@ import { createHash } from 'node:crypto';
 import { verifySigV4 } from '../../core/sigv4.js';
 import type { Principal } from '../../services/identity/principal.js';
 import { parseRepositoryArn } from '../../core/arn.js';
+import { encodeError } from '../query/codec.js';
+import { QUERY_SERVICES } from '../query/generated/query-model.js';
 
 function sha256Hex(body: unknown): string {
   return createHash('sha256').update(Buffer.isBuffer(body) ? body : Buffer.alloc(0)).digest('hex');
@@ -45,6 +47,11 @@ export function ecrPlugin(services: EcrServices, queryApi: (req: FastifyRequest,
       const status = typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500 ? err.statusCode : 500;
       const type = status < 500 ? 'SerializationException' : 'ServerException';
       if (status >= 500) req.log.error({ err }, 'ECR request failed');
+      // IAM and STS callers (form bodies) get the query protocol's XML error.
+      if (String(req.headers['content-type'] ?? '').startsWith('application/x-www-form-urlencoded')) {
+        const message = status < 500 ? err.message : 'internal error; see the server log for this request id';
+        return reply.code(status).header('Content-Type', 'text/xml').send(encodeError(QUERY_SERVICES.iam, status === 413 ? 'RequestEntityTooLarge' : status < 500 ? 'MalformedInput' : 'ServiceFailure', message, status < 500, req.id));
+      }
       return reply
         .code(status)
         .header('Content-Type', JSON_11)

@@ -103,7 +103,9 @@ export function queryApi(s: QueryServices) {
       input = op.input ? decodeInput(service, op.input, params) : {};
       let output: Record<string, unknown>;
       if (which === 'iam') {
-        await s.access.authorize(principal!, `iam:${action}`, { resource: iamResource(s.accountId, principal!, action, input), sourceIp: req.ip });
+        // A key's last use is the business of the user who owns it: authorize on that user.
+        const owner = action === 'GetAccessKeyLastUsed' ? { UserName: (await s.iam.accessKeyLastUsed(input.AccessKeyId as string)).userName } : {};
+        await s.access.authorize(principal!, `iam:${action}`, { resource: iamResource(s.accountId, principal!, action, { ...input, ...owner }), sourceIp: req.ip });
         output = await IAM_HANDLERS[action]!({ iam: s.iam, principal: principal!, accountId: s.accountId }, input);
       } else {
         output = await STS_HANDLERS[action]!({ sts: s.sts, principal, sourceIp: req.ip }, input);
