@@ -240,8 +240,9 @@ export async function makeBerth(workDir, repoRoot, extraArgs = []) {
   return new RegistryProcess({
     name: 'berth',
     command: process.execPath,
-    // BENCH_BERTH_ARGS: extra flags, e.g. "--workers 2".
-    args: ['bin/berth.js', 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs],
+    // BENCH_BERTH_ARGS: extra flags, e.g. "--workers 2"; BENCH_BERTH_NODE_ARGS: flags for node
+    // itself, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the server.
+    args: [...(process.env.BENCH_BERTH_NODE_ARGS ?? '').split(' ').filter(Boolean), 'bin/berth.js', 'serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dataDir, ...extraArgs],
     cwd: repoRoot,
     dataDir,
     logFile: path.join(workDir, 'berth.log'),

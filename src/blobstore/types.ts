@@ -9,8 +9,11 @@
  * - A key becomes readable only when `BlobWriter.commit` resolves, and then in full:
  *   readers never see partial data, and a crash before commit leaves nothing readable.
  * - `commit` resolves only after the data is durable (fsync / the object store acknowledged it).
- * - Bytes accepted by `append` are durable when it resolves, and a writer opened
- *   with `{ resume: true }` on any instance over the same backend continues from there.
+ * - Bytes accepted by `append` are in the backend when it resolves (they survive the process;
+ *   the filesystem driver leaves them in the OS's cache, to be flushed by `commit`), and a writer
+ *   opened with `{ resume: true }` on any instance over the same backend continues from there.
+ *   Only `commit` makes them survive a power loss; a writer resumed after one reports the size
+ *   that survived, so a session that recorded more is detectably inconsistent, never corrupt.
  * - Missing keys raise `BlobNotFoundError`; `delete` of a missing key is not an error.
  * - Every call honours `signal`: an aborted call rejects and leaves no committed object.
  */
@@ -57,10 +60,10 @@ export interface BlobStore {
 }
 
 export interface BlobWriter {
-  /** Bytes durably written so far (including those of earlier writers that were resumed). */
+  /** Bytes written so far (including those of earlier writers that were resumed). */
   readonly size: number;
   /**
-   * Appends the whole stream; resolves with the bytes appended once they are durable.
+   * Appends the whole stream; resolves with the bytes appended once the backend holds them.
    * If the stream errors or the signal aborts, rejects; the writer's durable size is then
    * whatever it was before this call, or more (a resumed writer reports it).
    */

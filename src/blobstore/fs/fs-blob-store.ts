@@ -140,8 +140,10 @@ class FsBlobWriter implements BlobWriter {
     const before = this.size;
     const fh = await open(this.path, 'a');
     try {
+      // NOTE: no datasync here: commit (publish) syncs the file before it becomes visible, and
+      // writeBatched keeps one write-behind sync in flight so that little is left for it. A
+      // chunked 1 GiB upload (64 PATCHes of 16 MiB) waited for the disk on every PATCH before.
       await writeBatched(fh, body, o.signal);
-      await fh.datasync();
       const after = (await fh.stat()).size;
       this.size = after;
       return after - before;
