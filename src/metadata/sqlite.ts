@@ -12,7 +12,7 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma(`synchronous = ${o.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
-  db.pragma('busy_timeout = 10000');
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   db.pragma('foreign_keys = ON');
   // Sorts and multi-row IN lists (garbage collection's batches) in memory instead of temp files.
   db.pragma('temp_store = MEMORY');
@@ -20,9 +20,41 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   // checkpoints are copied once. A garbage-collection pass deleting 500,000 blobs spent 19.2 s
   // committing with the default and 11.8 s with this.
   db.pragma('wal_autocheckpoint = 10000');
-  const store = new KyselyMetadataStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) }), 'sqlite');
+  const store = new KyselyMetadataStore(new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(db) }) }), 'sqlite', writeTransactionStarter(db));
   await store.migrate();
   return store;
+}
+
+const BUSY_TIMEOUT_MS = 10_000;
+
+/**
+ * BEGIN IMMEDIATE without blocking the event loop: SQLite's own busy handler sleeps inside
+ * the call (better-sqlite3 is synchronous), so while another process (a second worker, `berth
+ * gc`) holds the write lock, every request of this process would wait too. Here the attempt
+ * does not wait (busy_timeout 0 for that statement) and is retried after an asynchronous pause.
+ * Runs with Kysely's connection mutex held, so no other statement interleaves.
+ * Measured with `--workers 2`, manifest PUTs at c16/c64: 338/424 req/s with SQLite's handler,
+ * 398/566 with this.
+ */
+function writeTransactionStarter(db: Database.Database): () => Promise<void> {
+  const noWait = db.prepare('pragma busy_timeout = 0');
+  const wait = db.prepare(`pragma busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  const begin = db.prepare('begin immediate');
+  return async () => {
+    const started = Date.now();
+    for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
+      noWait.get();
+      try {
+        begin.run();
+        return;
+      } catch (err) {
+        if ((err as { code?: string }).code !== 'SQLITE_BUSY' || Date.now() - started > BUSY_TIMEOUT_MS) throw err;
+      } finally {
+        wait.get();
+      }
+      await new Promise((r) => setTimeout(r, pause * Math.random() + 0.5));
+    }
+  };
 }
 
 /**

@@ -48,6 +48,10 @@ export class KyselyMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
+    /** SQLite: starts a write transaction on the connection (see sqlite.ts); `begin immediate` by default. */
+    private readonly beginImmediate: () => Promise<void> = async () => {
+      await sql`begin immediate`.execute(this.db);
+    },
   ) {
     const root = bind(db, dialect);
     this.repositories = root.repositories;
@@ -78,7 +82,7 @@ export class KyselyMetadataStore implements MetadataStore {
     // NOTE: SQLite takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction
     // that reads and then writes can fail with SQLITE_BUSY when another process wrote in between.
     return this.db.connection().execute(async (conn) => {
-      await sql`begin immediate`.execute(conn);
+      await this.beginImmediate();
       try {
         const result = await fn(bind(conn, 'sqlite'));
         await sql`commit`.execute(conn);
