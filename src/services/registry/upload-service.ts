@@ -18,6 +18,7 @@ import { BerthError } from '../../core/errors.js';
 import { hasher, parseDigest, type Digest } from '../../core/digest.js';
 import { validateRepositoryName } from '../../core/names.js';
 import type { ByteRange } from '../../core/range.js';
+import type { BlobWriter } from '../../blobstore/types.js';
 import type { UploadRow } from '../../metadata/types.js';
 import type { RegistryContext } from './context.js';
 import { pushTarget } from './push-target.js';
@@ -117,7 +118,7 @@ export class UploadService {
   async append(repository: string, id: string, body: AsyncIterable<unknown>, o: ChunkOptions & { state?: string } = {}): Promise<UploadStatus> {
     return this.locks.run(id, async () => {
       const row = await this.session(repository, id, o.state);
-      const offset = await this.appendLocked(row, body, o);
+      const { offset } = await this.appendLocked(row, body, o);
       return { id, repository, offset };
     });
   }
@@ -141,9 +142,11 @@ export class UploadService {
       // NOTE: the last chunk's offset is not recorded on its own: the publish transaction deletes
       // the session anyway (one commit fewer per blob). If publishing fails, the stored bytes run
       // ahead of the recorded offset and the session answers "inconsistent" until it is restarted.
-      const size = body ? await this.appendLocked(row, body, o, false) : row.offset;
+      // The writer that stored the last chunk also commits (one open and stat fewer per blob).
+      const last = body ? await this.appendLocked(row, body, o, false) : null;
+      const size = last?.offset ?? row.offset;
       const state = this.hashes.get(id);
-      const writer = await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) });
+      const writer = last?.writer ?? (await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) }));
       if (writer.size !== size) throw inconsistent(id);
       await writer.commit(signalOpt(o.signal));
       const inStream = state && state.offset === size && expected.algorithm === 'sha256' ? state.hash : null;
@@ -250,7 +253,7 @@ export class UploadService {
     return { id, repositoryId: s.r, storageKey: storageKeyFor(id), offset: 0, createdAt: s.c, updatedAt: s.c, lazy: true };
   }
 
-  private async appendLocked(row: SessionRow, body: AsyncIterable<unknown>, o: ChunkOptions, record = true): Promise<number> {
+  private async appendLocked(row: SessionRow, body: AsyncIterable<unknown>, o: ChunkOptions, record = true): Promise<{ offset: number; writer: BlobWriter }> {
     if (o.range) {
       if (o.range.start !== row.offset) {
         throw new BerthError('UPLOAD_OUT_OF_ORDER', `chunk starts at ${o.range.start} but the upload is at ${row.offset}`, {
@@ -287,7 +290,7 @@ export class UploadService {
       throw new BerthError('UPLOAD_INVALID', `upload ${row.id} was changed concurrently; check its status and resume`);
     }
     if (hash) this.hashes.set(row.id, { hash, offset });
-    return offset;
+    return { offset, writer };
   }
 
   /** Records the new offset: compare-and-set on the row, or the first row of a lazy session. */
