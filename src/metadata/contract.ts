@@ -266,13 +266,19 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       const refs = (r: { parent: string; child: string }): string => `${r.parent} ${r.child}`;
       expect(inv.blobRefs.map(refs).sort()).toEqual([`${img} ${b1}`, `${img} ${b2}`, `${img2} ${b3}`, `${img2} ${b2}`, `${img2} ${rowless}`].sort());
       expect(inv.blobSizes).toEqual(new Map([[b1, 100], [b2, 23], [b3, 7]]));
-      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [], blobRefs: [], blobSizes: new Map() });
+      expect(inv.linked).toEqual(new Set([b1, b2]));
+      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [], blobRefs: [], blobSizes: new Map(), linked: new Set() });
+      expect(await store.manifests.blobsReferencedElsewhere(repo.id)).toEqual(new Set());
 
       const other = await store.repositories.ensure(repoName(), 1);
       await store.manifests.put(manifest(other.id, d(`i8${u}`)), Buffer.from('{}'), [{ digest: b2, kind: 'blob' }]);
       const many = [b1, b2, b3, ...Array.from({ length: 12_000 }, (_, i) => d(`iz${u}${i}`))];
       expect(await store.manifests.blobReferenceCounts(many)).toEqual(new Map([[b1, 1], [b2, 3], [b3, 1]]));
       expect(await store.manifests.blobReferenceCounts([])).toEqual(new Map());
+      // b2 is linked here and referenced by the other repository's manifest; b3 is referenced there too but not linked here.
+      await store.manifests.put(manifest(other.id, d(`i10${u}`)), Buffer.from('{}'), [{ digest: b3, kind: 'blob' }]);
+      expect(await store.manifests.blobsReferencedElsewhere(repo.id)).toEqual(new Set([b2]));
+      expect(await store.manifests.blobsReferencedElsewhere(other.id)).toEqual(new Set());
     });
 
     it('keeps registry settings, first writer wins on putIfAbsent', async () => {

@@ -97,6 +97,8 @@ export interface RepositoryInventory {
   blobRefs: { parent: string; child: string }[];
   /** The size of each blob those references name (absent: the blob has no row). */
   blobSizes: Map<string, number>;
+  /** The blobs linked to the repository. */
+  linked: Set<string>;
 }
 
 export interface ManifestReference {
@@ -210,6 +212,8 @@ export interface ManifestStore {
   inventory(repositoryId: number): Promise<RepositoryInventory>;
   /** How many manifests, in every repository, reference each of these blobs (absent: none). */
   blobReferenceCounts(digests: string[]): Promise<Map<string, number>>;
+  /** Of the blobs linked to the repository, those a manifest of another repository references. */
+  blobsReferencedElsewhere(repositoryId: number): Promise<Set<string>>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
   parentsOf(repositoryId: number, digest: string): Promise<string[]>;
   /** Manifests of the repository ordered by digest, without content. */

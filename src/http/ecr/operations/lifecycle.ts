@@ -3,15 +3,15 @@ import { checkRegistryId, type EcrHandlers } from '../context.js';
 import type { LifecyclePolicyPreviewResult } from '../generated/ecr-model.js';
 import { nextToken, readNextToken } from '../pagination.js';
 
-function previewResults(p: LifecyclePreview): LifecyclePolicyPreviewResult[] {
-  return p.results.map((r) => ({
+function previewResult(r: LifecyclePreview['results'][number]): LifecyclePolicyPreviewResult {
+  return {
     ...(r.tags.length > 0 ? { imageTags: r.tags } : {}),
     imageDigest: r.digest,
     imagePushedAt: new Date(r.pushedAt),
     action: r.action === 'expire' ? { type: 'EXPIRE' } : { type: 'TRANSITION', targetStorageClass: 'ARCHIVE' },
     appliedRulePriority: r.rulePriority,
     storageClass: 'STANDARD',
-  }));
+  };
 }
 
 /** Lifecycle policies and their preview (the scheduled expiry itself runs as a job). */
@@ -55,16 +55,17 @@ export const lifecycleHandlers: EcrHandlers = {
   async GetLifecyclePolicyPreview(call, input) {
     checkRegistryId(call, input.registryId);
     const p = await call.services.lifecycle.getPreview(input.repositoryName);
-    let results = previewResults(p);
+    // Filtered on the stored results and shaped only for the page (a preview can hold 100,000).
+    let results = p.results;
     if (input.imageIds && input.imageIds.length > 0) {
-      results = results.filter((r) => input.imageIds!.some((id) => id.imageDigest === r.imageDigest || (id.imageTag !== undefined && r.imageTags?.includes(id.imageTag))));
+      results = results.filter((r) => input.imageIds!.some((id) => id.imageDigest === r.digest || (id.imageTag !== undefined && r.tags.includes(id.imageTag))));
     }
-    if (input.filter?.tagStatus === 'TAGGED') results = results.filter((r) => (r.imageTags?.length ?? 0) > 0);
-    if (input.filter?.tagStatus === 'UNTAGGED') results = results.filter((r) => (r.imageTags?.length ?? 0) === 0);
+    if (input.filter?.tagStatus === 'TAGGED') results = results.filter((r) => r.tags.length > 0);
+    if (input.filter?.tagStatus === 'UNTAGGED') results = results.filter((r) => r.tags.length === 0);
     const after = await readNextToken(call, 'GetLifecyclePolicyPreview', `${input.repositoryName}@${p.evaluatedAt}`, input.nextToken);
     const start = after === undefined ? 0 : Number(after);
     const limit = input.maxResults ?? 100;
-    const page = results.slice(start, start + limit);
+    const page = results.slice(start, start + limit).map(previewResult);
     const transitioning = p.results.filter((r) => r.action === 'transition').length;
     return {
       registryId: call.services.account.id,
