@@ -206,6 +206,10 @@ async function main() {
       // registry ran may have been closed by the server.
       ctx.reg.client.close();
       ctx.reg.client = new Client(procs[side].url, { headers: procs[side].headers ?? {} });
+      // Start from a clean page cache: Distribution never fsyncs, so without this the kernel
+      // writes back its gigabytes of uploads while the next registry is being measured (and the
+      // next registry's fsyncs wait behind them). Untimed.
+      flushDirtyPages();
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);
       try {
@@ -263,3 +267,12 @@ main()
     await stopAll().catch(() => {});
     removeWorkDir();
   });
+
+/** `sync`: writes back every dirty page of the machine (between workloads, untimed). */
+function flushDirtyPages() {
+  try {
+    execFileSync('sync', { stdio: 'ignore', timeout: 120_000 });
+  } catch {
+    // No `sync` binary: measure anyway.
+  }
+}
