@@ -214,6 +214,9 @@ async function main() {
       // writes back its gigabytes of uploads while the next registry is being measured (and the
       // next registry's fsyncs wait behind them). Untimed.
       flushDirtyPages();
+      // Uploads also wait for the virtual disk to settle: its host goes on writing back after
+      // `sync` returns (BENCH_SETTLE_SECONDS, default 20; untimed).
+      if (name === 'blob uploads') await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);
       try {
