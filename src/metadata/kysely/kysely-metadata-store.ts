@@ -48,9 +48,9 @@ export class KyselyMetadataStore implements MetadataStore {
   constructor(
     private readonly db: Kysely<Database>,
     readonly dialect: 'sqlite' | 'postgres',
-    /** SQLite: starts a write transaction on the connection (see sqlite.ts); `begin immediate` by default. */
-    private readonly beginImmediate: () => Promise<void> = async () => {
-      await sql`begin immediate`.execute(this.db);
+    /** SQLite: starts a write transaction on the held connection (see sqlite.ts); `begin immediate` by default. */
+    private readonly beginImmediate: (conn: Kysely<Database>) => Promise<void> = async (conn) => {
+      await sql`begin immediate`.execute(conn);
     },
   ) {
     const root = bind(db, dialect);
@@ -82,7 +82,7 @@ export class KyselyMetadataStore implements MetadataStore {
     // NOTE: SQLite takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction
     // that reads and then writes can fail with SQLITE_BUSY when another process wrote in between.
     return this.db.connection().execute(async (conn) => {
-      await this.beginImmediate();
+      await this.beginImmediate(conn);
       try {
         const result = await fn(bind(conn, 'sqlite'));
         await sql`commit`.execute(conn);
