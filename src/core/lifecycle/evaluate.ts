@@ -34,42 +34,51 @@ export const DAY_MS = 86_400_000;
 
 /**
  * Decides what a lifecycle policy does to a repository's images at time `now` (epoch ms).
- * Pure: the same inputs give the same decisions, in the same order.
+ * Pure: the same inputs give the same decisions, in the same order. A digest repeated in
+ * `images` counts once (its first occurrence).
  */
 export function evaluateLifecyclePolicy(
   policy: LifecyclePolicy,
   images: readonly LifecycleImage[],
   now: number,
 ): LifecycleDecision[] {
+  // NOTE: rules keep flags per position in `selectable` rather than sets of digests: at 100,000
+  // images, hashing 71-character digests into sets and maps was most of the evaluator's time.
   const byDigest = new Map<string, LifecycleImage>();
   for (const image of images) if (!byDigest.has(image.digest)) byDigest.set(image.digest, image);
-  const all = [...byDigest.values()];
+  const all = byDigest.size === images.length ? images : [...byDigest.values()];
+  const hasUnits = all.some((image) => image.referrerOf || (image.childOf?.length ?? 0) > 0);
   const patterns = policy.berth?.protectTagPatterns ?? [];
   const isProtected = (image: LifecycleImage): boolean =>
     patterns.length > 0 && anyTagMatchesAnyPattern(patterns, image.tags);
-  const selectable = all.filter((image) => !isUnitMember(image, byDigest));
+  const members: LifecycleImage[] = [];
+  const selectable: LifecycleImage[] = [];
+  for (const image of all) (hasUnits && isUnitMember(image, byDigest) ? members : selectable).push(image);
   const rules = [...policy.rules].sort((a, b) => a.rulePriority - b.rulePriority);
 
-  // 1. Every rule on its own, over the same images.
+  // 1. Every rule on its own, over the same images (positions in `selectable`).
   const evaluated = rules.map((rule) => {
-    const scope = selectable.filter((image) => inScope(rule, image));
-    return { rule, scope, selected: selectedBy(rule, scope, now) };
+    const scope: number[] = [];
+    for (let i = 0; i < selectable.length; i++) if (inScope(rule, selectable[i]!)) scope.push(i);
+    return { rule, scope, selected: selectedBy(rule, scope, selectable, now) };
   });
 
   // 2. Applied by priority: the first rule whose scope holds an image owns it.
-  const owned = new Set<string>();
-  const direct: LifecycleDecision[] = [];
+  const owned = new Uint8Array(selectable.length);
+  const direct: { image: LifecycleImage; decision: LifecycleDecision }[] = [];
   for (const { rule, scope, selected } of evaluated) {
-    for (const image of scope) {
-      if (owned.has(image.digest)) continue;
-      owned.add(image.digest);
-      if (selected.has(image.digest) && !isProtected(image)) {
-        direct.push({ digest: image.digest, rulePriority: rule.rulePriority, action: rule.action.type });
+    for (const i of scope) {
+      if (owned[i]) continue;
+      owned[i] = 1;
+      const image = selectable[i]!;
+      if (selected[i] && !isProtected(image)) {
+        direct.push({ image, decision: { digest: image.digest, rulePriority: rule.rulePriority, action: rule.action.type } });
       }
     }
   }
-  direct.sort((a, b) => olderFirst(byDigest.get(a.digest), byDigest.get(b.digest)));
-  return [...direct, ...carryUnits(all, byDigest, direct, isProtected)];
+  direct.sort((a, b) => olderFirst(a.image, b.image));
+  const decisions = direct.map((d) => d.decision);
+  return members.length === 0 ? decisions : [...decisions, ...carryUnits(members, byDigest, decisions, isProtected)];
 }
 
 function storageClassOf(image: LifecycleImage): 'standard' | 'archive' {
@@ -86,35 +95,40 @@ function inScope(rule: LifecycleRule, image: LifecycleImage): boolean {
   return storageClassOf(image) === rule.selection.storageClass && matchesTagRequirements(rule.selection, image.tags);
 }
 
-function olderFirst(a: LifecycleImage | undefined, b: LifecycleImage | undefined): number {
-  if (a === undefined || b === undefined) return 0;
+function olderFirst(a: LifecycleImage, b: LifecycleImage): number {
   return a.pushedAt - b.pushedAt || (a.digest < b.digest ? 1 : a.digest > b.digest ? -1 : 0);
 }
 
-/** The digests a rule would act on if it were the only rule. */
-function selectedBy(rule: LifecycleRule, scope: readonly LifecycleImage[], now: number): Set<string> {
+/** Flags, per position in `images`, of the images in `scope` a rule would act on if it were the only rule. */
+function selectedBy(rule: LifecycleRule, scope: readonly number[], images: readonly LifecycleImage[], now: number): Uint8Array {
   const { countType, countNumber } = rule.selection;
+  const selected = new Uint8Array(images.length);
   if (countType === 'imageCountMoreThan') {
-    const newestFirst = [...scope].sort((a, b) => olderFirst(b, a));
-    return new Set(newestFirst.slice(countNumber).map((image) => image.digest));
+    const newestFirst = [...scope].sort((a, b) => olderFirst(images[b]!, images[a]!));
+    for (let k = countNumber; k < newestFirst.length; k++) selected[newestFirst[k]!] = 1;
+    return selected;
   }
   const limit = countNumber * DAY_MS;
-  const selected = new Set<string>();
-  for (const image of scope) {
+  for (const i of scope) {
+    const image = images[i]!;
     const since =
       countType === 'sinceImagePushed'
         ? image.pushedAt
         : countType === 'sinceImagePulled'
           ? (image.lastPulledAt ?? image.pushedAt)
           : (image.transitionedAt ?? null);
-    if (since !== null && now - since > limit) selected.add(image.digest);
+    if (since !== null && now - since > limit) selected[i] = 1;
   }
   return selected;
 }
 
-/** Children and referrers that go with the images already decided, to a fixed point. */
+/**
+ * Children and referrers (`members`, in input order) that go with the images already decided,
+ * to a fixed point. Only unit members can be carried: for any other image `unitDecision` finds
+ * neither a subject nor a parent present.
+ */
 function carryUnits(
-  all: readonly LifecycleImage[],
+  members: readonly LifecycleImage[],
   byDigest: ReadonlyMap<string, LifecycleImage>,
   direct: readonly LifecycleDecision[],
   isProtected: (image: LifecycleImage) => boolean,
@@ -123,7 +137,7 @@ function carryUnits(
   const carried: LifecycleDecision[] = [];
   for (let changed = true; changed; ) {
     changed = false;
-    for (const image of all) {
+    for (const image of members) {
       if (decided.has(image.digest) || isProtected(image)) continue;
       const decision = unitDecision(image, byDigest, decided);
       if (decision === undefined) continue;
