@@ -57,8 +57,8 @@ const lcId = db.prepare('select id from repositories where name = ?').get('bench
 const gcId = db.prepare('select id from repositories where name = ?').get('bench/gc').id;
 const insBlob = db.prepare('insert into blobs (digest, size, storage_key, created_at) values (?, ?, ?, ?)');
 const insLink = db.prepare('insert into repository_blobs (repository_id, digest, created_at) values (?, ?, ?)');
-const insMan = db.prepare(`insert into manifests (repository_id, digest, media_type, size, content, artifact_type, subject_digest, annotations, pushed_at, last_pulled_at)
-  values (?, ?, 'application/vnd.oci.image.manifest.v1+json', 300, ?, 'application/vnd.oci.image.config.v1+json', null, null, ?, null)`);
+const insMan = db.prepare(`insert into manifests (repository_id, digest, media_type, size, content, artifact_type, subject_digest, annotations, pushed_at, last_pulled_at, blob_bytes)
+  values (?, ?, 'application/vnd.oci.image.manifest.v1+json', 300, ?, 'application/vnd.oci.image.config.v1+json', null, null, ?, null, ?)`);
 const insRef = db.prepare(`insert into manifest_refs (repository_id, parent_digest, child_digest, kind) values (?, ?, ?, 'blob')`);
 const insTag = db.prepare('insert into tags (repository_id, name, digest, updated_at) values (?, ?, ?, ?)');
 db.transaction(() => {
@@ -69,7 +69,7 @@ db.transaction(() => {
     const own = sha(`lc-layer-${i}`);
     insBlob.run(own, 10_000 + i, `blobs/bench/lc${i}`, now - 250 * DAY);
     insLink.run(lcId, own, now - 250 * DAY);
-    insMan.run(lcId, m, Buffer.from('{}'), now - Math.floor((i / IMAGES) * 200 * DAY));
+    insMan.run(lcId, m, Buffer.from('{}'), now - Math.floor((i / IMAGES) * 200 * DAY), 10_000 + i + 50_000);
     insRef.run(lcId, m, own);
     insRef.run(lcId, m, sha(`shared${i % 100}`));
     if (i % 10 !== 0) insTag.run(lcId, i % 1000 === 0 ? `release-${i}` : `build-${i}`, m, now);
@@ -82,7 +82,7 @@ db.transaction(() => {
   }
   for (let m = 0; m < BLOBS / 200; m++) {
     const md = sha(`gc-manifest-${m}`);
-    insMan.run(gcId, md, Buffer.from('{}'), now - 30 * DAY);
+    insMan.run(gcId, md, Buffer.from('{}'), now - 30 * DAY, 100 * 1000);
     for (let k = 0; k < 100; k++) insRef.run(gcId, md, sha(`gc-blob-${(m * 100 + k) * 2}`));
   }
 })();

@@ -238,7 +238,7 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.blobs.usage([repo.id, other.id])).toEqual(new Map([[repo.id, { bytes: 123, sharedBytes: 23 }], [other.id, { bytes: 23, sharedBytes: 23 }]]));
     });
 
-    it('reads a repository whole (inventory) and counts blob references across repositories', async () => {
+    it('reads a repository whole (inventory) and counts what expiring manifests would free', async () => {
       const repo = await store.repositories.ensure(repoName(), 1);
       const u = randomUUID().slice(0, 8);
       const [b1, b2, b3] = [d(`i1${u}`), d(`i2${u}`), d(`i3${u}`)];
@@ -256,29 +256,29 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       const inv = await store.manifests.inventory(repo.id);
       const byDigest = new Map(inv.manifests.map((m) => [m.digest, m]));
       expect([...byDigest.keys()].sort()).toEqual([img, img2, idx, sig].sort());
-      expect(byDigest.get(img)).toEqual({ digest: img, mediaType: 'application/vnd.oci.image.manifest.v1+json', subjectDigest: null, pushedAt: 5, lastPulledAt: 9, tags: ['a', 'b'], sizeBytes: 123, parents: [idx] });
-      expect(byDigest.get(idx)).toMatchObject({ tags: ['c'], sizeBytes: 123, parents: [] });
+      expect(byDigest.get(img)).toEqual({ digest: img, isIndex: false, subjectDigest: null, pushedAt: 5, lastPulledAt: 9, tags: ['a', 'b'], sizeBytes: 123, parents: [idx] });
+      expect(byDigest.get(idx)).toMatchObject({ isIndex: true, tags: ['c'], sizeBytes: 123, parents: [] });
       expect(byDigest.get(img2)).toMatchObject({ tags: [], sizeBytes: 30, parents: [idx] });
       expect(byDigest.get(sig)).toMatchObject({ subjectDigest: img, sizeBytes: 0 });
       // The same sizes as `sizes` computes.
       const sizes = await store.manifests.sizes(repo.id, [img, img2, idx, sig]);
       for (const m of inv.manifests) expect(m.sizeBytes).toBe(sizes.get(m.digest));
-      const refs = (r: { parent: string; child: string }): string => `${r.parent} ${r.child}`;
-      expect(inv.blobRefs.map(refs).sort()).toEqual([`${img} ${b1}`, `${img} ${b2}`, `${img2} ${b3}`, `${img2} ${b2}`, `${img2} ${rowless}`].sort());
-      expect(inv.blobSizes).toEqual(new Map([[b1, 100], [b2, 23], [b3, 7]]));
-      expect(inv.linked).toEqual(new Set([b1, b2]));
-      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [], blobRefs: [], blobSizes: new Map(), linked: new Set() });
-      expect(await store.manifests.blobsReferencedElsewhere(repo.id)).toEqual(new Set());
+      expect((await store.manifests.inventory((await store.repositories.ensure(repoName(), 1)).id))).toEqual({ manifests: [] });
 
+      // What expiring sets of manifests would free, counting references from every repository.
+      expect(await store.manifests.exclusiveBytes(repo.id, [])).toBe(0);
+      expect(await store.manifests.exclusiveBytes(repo.id, [img])).toBe(100); // b2 is img2's too
+      expect(await store.manifests.exclusiveBytes(repo.id, [img, img2, idx])).toBe(130); // the row-less blob counts 0
       const other = await store.repositories.ensure(repoName(), 1);
       await store.manifests.put(manifest(other.id, d(`i8${u}`)), Buffer.from('{}'), [{ digest: b2, kind: 'blob' }]);
-      const many = [b1, b2, b3, ...Array.from({ length: 12_000 }, (_, i) => d(`iz${u}${i}`))];
-      expect(await store.manifests.blobReferenceCounts(many)).toEqual(new Map([[b1, 1], [b2, 3], [b3, 1]]));
-      expect(await store.manifests.blobReferenceCounts([])).toEqual(new Map());
-      // b2 is linked here and referenced by the other repository's manifest; b3 is referenced there too but not linked here.
       await store.manifests.put(manifest(other.id, d(`i10${u}`)), Buffer.from('{}'), [{ digest: b3, kind: 'blob' }]);
-      expect(await store.manifests.blobsReferencedElsewhere(repo.id)).toEqual(new Set([b2]));
-      expect(await store.manifests.blobsReferencedElsewhere(other.id)).toEqual(new Set());
+      expect(await store.manifests.exclusiveBytes(repo.id, [img, img2])).toBe(100); // b2 and b3 referenced there
+      // A set larger than any bound-parameter limit, with repeats and digests of no manifest here.
+      const many = [img, img2, img, ...Array.from({ length: 40_000 }, (_, i) => d(`iz${u}${i}`))];
+      expect(await store.manifests.exclusiveBytes(repo.id, many)).toBe(100);
+      expect(await store.manifests.exclusiveBytes(other.id, many)).toBe(0);
+      // Calls at the same time each see their own set.
+      expect(await Promise.all([store.manifests.exclusiveBytes(repo.id, [img]), store.manifests.exclusiveBytes(repo.id, [img2]), store.manifests.exclusiveBytes(repo.id, [img, img2])])).toEqual([100, 0, 100]);
     });
 
     it('keeps registry settings, first writer wins on putIfAbsent', async () => {

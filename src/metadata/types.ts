@@ -79,7 +79,8 @@ export interface ManifestWithContent extends ManifestRow {
 /** One manifest as a whole-repository read (`ManifestStore.inventory`) returns it. */
 export interface InventoryManifest {
   digest: string;
-  mediaType: string;
+  /** An OCI image index or a Docker manifest list. */
+  isIndex: boolean;
   subjectDigest: string | null;
   pushedAt: number;
   lastPulledAt: number | null;
@@ -93,12 +94,6 @@ export interface InventoryManifest {
 
 export interface RepositoryInventory {
   manifests: InventoryManifest[];
-  /** Every blob reference of the repository's manifests (parent manifest, blob). */
-  blobRefs: { parent: string; child: string }[];
-  /** The size of each blob those references name (absent: the blob has no row). */
-  blobSizes: Map<string, number>;
-  /** The blobs linked to the repository. */
-  linked: Set<string>;
 }
 
 export interface ManifestReference {
@@ -200,20 +195,17 @@ export interface ManifestStore {
   presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
   /**
    * Bytes that deleting `digests` (manifests of the repository) would free: blobs they
-   * reference that no other manifest, in any repository, references.
+   * reference that no other manifest, in any repository, references. Takes sets of any size
+   * (a lifecycle preview passes every expiring image).
    */
   exclusiveBytes(repositoryId: number, digests: string[]): Promise<number>;
   /** Every (index, child manifest) pair of the repository. */
   childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]>;
   /**
-   * Every manifest of the repository with its tags, size and parent indexes, and every blob
-   * reference with the blob's size, in a few set-wise reads (no paging, no order).
+   * Every manifest of the repository with its tags, size and parent indexes, in a few
+   * set-wise reads (no paging, no order).
    */
   inventory(repositoryId: number): Promise<RepositoryInventory>;
-  /** How many manifests, in every repository, reference each of these blobs (absent: none). */
-  blobReferenceCounts(digests: string[]): Promise<Map<string, number>>;
-  /** Of the blobs linked to the repository, those a manifest of another repository references. */
-  blobsReferencedElsewhere(repositoryId: number): Promise<Set<string>>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
   parentsOf(repositoryId: number, digest: string): Promise<string[]>;
   /** Manifests of the repository ordered by digest, without content. */

@@ -17,7 +17,7 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
   return {
     repositories: new KyselyRepositories(db),
     blobs: new KyselyBlobs(db, dialect),
-    manifests: new KyselyManifests(db),
+    manifests: new KyselyManifests(db, dialect),
     tags: new KyselyTags(db),
     uploads: new KyselyUploads(db),
     registry: new KyselyRegistrySettings(db),

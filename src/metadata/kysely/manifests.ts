@@ -1,10 +1,12 @@
-import { sql, type Kysely, type Selectable } from 'kysely';
+import { randomUUID } from 'node:crypto';
+import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { InventoryManifest, ManifestReference, ManifestRow, ManifestStore, ManifestWithContent, Page, RepositoryInventory } from '../types.js';
+import { MediaType } from '../../core/media-types.js';
 import type { Database } from './schema.js';
 
 type Db = Kysely<Database>;
 
-export const toManifest = (r: Omit<Selectable<Database['manifests']>, 'content'>): ManifestRow => ({
+export const toManifest = (r: Omit<Selectable<Database['manifests']>, 'content' | 'blob_bytes'>): ManifestRow => ({
   repositoryId: Number(r.repository_id),
   digest: r.digest,
   mediaType: r.media_type,
@@ -16,7 +18,7 @@ export const toManifest = (r: Omit<Selectable<Database['manifests']>, 'content'>
   lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
 });
 
-export const withContent = (r: Selectable<Database['manifests']>): ManifestWithContent => ({ ...toManifest(r), content: r.content });
+export const withContent = (r: Omit<Selectable<Database['manifests']>, 'blob_bytes'>): ManifestWithContent => ({ ...toManifest(r), content: r.content });
 
 const MANIFEST_COLUMNS = [
   'repository_id',
@@ -31,7 +33,10 @@ const MANIFEST_COLUMNS = [
 ] as const;
 
 export class KyselyManifests implements ManifestStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly dialect: 'sqlite' | 'postgres',
+  ) {}
 
   async get(repositoryId: number, digest: string): Promise<ManifestWithContent | null> {
     const r = await this.db
@@ -55,6 +60,8 @@ export class KyselyManifests implements ManifestStore {
   }
 
   async put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean> {
+    const unique = new Map(refs.map((r) => [`${r.kind} ${r.digest}`, r]));
+    const blobBytes = await this.blobBytes([...unique.values()].filter((r) => r.kind === 'blob').map((r) => r.digest));
     const res = await this.db
       .insertInto('manifests')
       .values({
@@ -68,11 +75,11 @@ export class KyselyManifests implements ManifestStore {
         annotations: row.annotations === null ? null : JSON.stringify(row.annotations),
         pushed_at: row.pushedAt,
         last_pulled_at: row.lastPulledAt,
+        blob_bytes: blobBytes,
       })
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
       .executeTakeFirst();
     if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-    const unique = new Map(refs.map((r) => [`${r.kind} ${r.digest}`, r]));
     if (unique.size > 0) {
       await this.db
         .insertInto('manifest_refs')
@@ -87,6 +94,16 @@ export class KyselyManifests implements ManifestStore {
         .execute();
     }
     return true;
+  }
+
+  /** The summed sizes of these (distinct) blobs; a blob without a row counts 0. */
+  private async blobBytes(digests: string[]): Promise<number> {
+    let bytes = 0;
+    for (const part of chunks(digests)) {
+      const r = await this.db.selectFrom('blobs').select(sql<number | string | null>`sum(size)`.as('n')).where('digest', 'in', part).executeTakeFirst();
+      bytes += Number(r?.n ?? 0);
+    }
+    return bytes;
   }
 
   async delete(repositoryId: number, digest: string): Promise<boolean> {
@@ -116,43 +133,74 @@ export class KyselyManifests implements ManifestStore {
   }
 
   async exclusiveBytes(repositoryId: number, digests: string[]): Promise<number> {
-    // NOTE: counted in chunks of CHUNK digests: SQLite and PostgreSQL cap the number of bound
-    // parameters (32,766 and 65,535), and a preview can expire far more images than that.
+    // One statement over the set held by the database (a lifecycle preview passes ~100,000
+    // digests): the references of the repository whose parent is in the set, the distinct
+    // blobs they name, and of those the ones no manifest outside the set references. NOTE:
+    // measured at 100,000 images, 93,500 in the set: 0.5 s on SQLite, against 2.2 s counting
+    // references per chunk of digests and 1.0-1.5 s reading every reference into JS.
     const set = [...new Set(digests)];
-    const inSet = new Map<string, number>();
-    for (const part of chunks(set)) {
-      const rows = await this.db
-        .selectFrom('manifest_refs')
-        .select('child_digest')
-        .where('repository_id', '=', repositoryId)
-        .where('kind', '=', 'blob')
-        .where('parent_digest', 'in', part)
-        .execute();
-      for (const r of rows) inSet.set(r.child_digest, (inSet.get(r.child_digest) ?? 0) + 1);
-    }
-    let bytes = 0;
-    for (const part of chunks([...inSet.keys()])) {
-      const totals = await this.db
-        .selectFrom('manifest_refs as r')
-        .innerJoin('blobs as b', 'b.digest', 'r.child_digest')
-        .select(['r.child_digest as digest', 'b.size as size', sql<number>`count(*)`.as('refs')])
-        .where('r.kind', '=', 'blob')
-        .where('r.child_digest', 'in', part)
-        .groupBy(['r.child_digest', 'b.size'])
-        .execute();
-      // A blob is freed when every manifest that references it, in any repository, is in the set.
-      for (const t of totals) if (Number(t.refs) === inSet.get(t.digest)) bytes += Number(t.size);
-    }
-    return bytes;
+    if (set.length === 0) return 0;
+    return this.dialect === 'postgres' ? this.exclusiveBytesPostgres(repositoryId, set) : this.exclusiveBytesSqlite(repositoryId, set);
+  }
+
+  private async exclusiveBytesPostgres(repositoryId: number, set: string[]): Promise<number> {
+    const r = await sql<{ bytes: string | number | null }>`
+      with e(d) as materialized (select unnest(${set}::text[])),
+      c(d) as (select distinct r.child_digest from manifest_refs r join e on r.parent_digest = e.d
+               where r.repository_id = ${repositoryId} and r.kind = 'blob')
+      select coalesce(sum(b.size), 0) as bytes from c join blobs b on b.digest = c.d
+      where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob'
+                        and (o.repository_id <> ${repositoryId} or not exists (select 1 from e x where x.d = o.parent_digest)))`.execute(this.db);
+    return Number(r.rows[0]?.bytes ?? 0);
+  }
+
+  /**
+   * The set goes into a temporary table of this connection (SQLite's json_each over the same
+   * set was three times slower than the table's primary key). Calls take turns: statements of
+   * other requests may run between these, and none of them names the table.
+   */
+  private async exclusiveBytesSqlite(repositoryId: number, set: string[]): Promise<number> {
+    const run = async (): Promise<number> => {
+      await this.db.executeQuery(CompiledQuery.raw(`create temp table if not exists berth_digest_set (d text primary key) without rowid`));
+      await this.db.executeQuery(CompiledQuery.raw(`delete from temp.berth_digest_set`));
+      try {
+        // In key order, each row lands beside the last (four times faster than in push order).
+        // Digests are ASCII, so the default sort is byte order.
+        set.sort();
+        for (let i = 0; i < set.length; i += INSERT_ROWS) {
+          const part = set.slice(i, i + INSERT_ROWS);
+          await this.db.executeQuery(CompiledQuery.raw(`insert or ignore into temp.berth_digest_set (d) values ${part.map(() => '(?)').join(',')}`, part));
+        }
+        const r = await this.db.executeQuery<{ bytes: number | null }>(
+          CompiledQuery.raw(
+            `with c(d) as (select distinct r.child_digest from manifest_refs r join temp.berth_digest_set e on e.d = r.parent_digest
+                           where r.repository_id = ? and r.kind = 'blob')
+             select coalesce(sum(b.size), 0) as bytes from c join blobs b on b.digest = c.d
+             where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob'
+                               and (o.repository_id <> ? or not exists (select 1 from temp.berth_digest_set x where x.d = o.parent_digest)))`,
+            [repositoryId, repositoryId],
+          ),
+        );
+        return Number(r.rows[0]?.bytes ?? 0);
+      } finally {
+        await this.db.executeQuery(CompiledQuery.raw(`delete from temp.berth_digest_set`));
+      }
+    };
+    const turn = sqliteDigestSetTurn.then(run, run);
+    sqliteDigestSetTurn = turn.catch(() => 0);
+    return turn;
   }
 
   async childLinks(repositoryId: number): Promise<{ parent: string; child: string }[]> {
+    // The literal kind lets both databases use the partial index manifest_refs_links (a bound
+    // value would not); without it the read scanned every reference of the repository.
     return this.db
       .selectFrom('manifest_refs')
       .select(['parent_digest as parent', 'child_digest as child'])
       .where('repository_id', '=', repositoryId)
-      .where('kind', '=', 'manifest')
+      .where(sql<boolean>`kind = 'manifest'`)
       .orderBy('parent_digest')
+      .orderBy('child_digest')
       .execute();
   }
 
@@ -161,109 +209,43 @@ export class KyselyManifests implements ManifestStore {
     // and fetch every row from the table by it); tags are sorted per manifest below.
     const rows = await this.db
       .selectFrom('manifests')
-      .select(['digest', 'media_type', 'subject_digest', 'pushed_at', 'last_pulled_at'])
+      // The media type only as "is an index": one string fewer to create per manifest.
+      .select(['digest', sql<number>`media_type in (${MediaType.OciIndex}, ${MediaType.DockerManifestList})`.as('is_index'), 'subject_digest', 'pushed_at', 'last_pulled_at', 'blob_bytes'])
       .where('repository_id', '=', repositoryId)
       .execute();
     const tagRows = await this.db.selectFrom('tags').select(['digest', 'name']).where('repository_id', '=', repositoryId).execute();
-    const blobRefs = await this.db
-      .selectFrom('manifest_refs')
-      .select(['parent_digest as parent', 'child_digest as child'])
-      .where('repository_id', '=', repositoryId)
-      .where('kind', '=', 'blob')
-      .execute();
-    const links = await this.db
-      .selectFrom('manifest_refs')
-      .select(['parent_digest as parent', 'child_digest as child'])
-      .where('repository_id', '=', repositoryId)
-      .where('kind', '=', 'manifest')
-      .execute();
-    // Blob sizes through the repository's links (one walk of its links in digest order, three
-    // times faster than a lookup per reference), then those referenced but no longer linked.
-    const blobSizes = new Map<string, number>();
-    const linked = await this.db
-      .selectFrom('repository_blobs as l')
-      .innerJoin('blobs as b', 'b.digest', 'l.digest')
-      .select(['b.digest', 'b.size'])
-      .where('l.repository_id', '=', repositoryId)
-      .execute();
-    const linkedSet = new Set<string>();
-    for (const b of linked) {
-      blobSizes.set(b.digest, Number(b.size));
-      linkedSet.add(b.digest);
-    }
-    const unlinked = new Set<string>();
-    for (const r of blobRefs) if (!blobSizes.has(r.child)) unlinked.add(r.child);
-    for (const part of chunks([...unlinked])) {
-      for (const b of await this.db.selectFrom('blobs').select(['digest', 'size']).where('digest', 'in', part).execute()) blobSizes.set(b.digest, Number(b.size));
-    }
+    const links = await this.childLinks(repositoryId);
     const tags = new Map<string, string[]>();
     for (const t of tagRows) {
       const list = tags.get(t.digest);
       if (list) list.push(t.name);
       else tags.set(t.digest, [t.name]);
     }
-    // Sizes as `sizes` computes them: the sum of a manifest's blobs; an index, its largest child.
-    const size = new Map<string, number>();
-    for (const r of blobRefs) size.set(r.parent, (size.get(r.parent) ?? 0) + (blobSizes.get(r.child) ?? 0));
+    // Sizes as `sizes` computes them: a manifest's blob bytes; an index, its largest child.
     const parents = new Map<string, string[]>();
     const indexSize = new Map<string, number>();
-    for (const l of links) {
-      indexSize.set(l.parent, Math.max(indexSize.get(l.parent) ?? size.get(l.parent) ?? 0, size.get(l.child) ?? 0));
-      const list = parents.get(l.child);
-      if (list) list.push(l.parent);
-      else parents.set(l.child, [l.parent]);
+    if (links.length > 0) {
+      const own = new Map(rows.map((r) => [r.digest, Number(r.blob_bytes)]));
+      for (const l of links) {
+        indexSize.set(l.parent, Math.max(indexSize.get(l.parent) ?? own.get(l.parent) ?? 0, own.get(l.child) ?? 0));
+        const list = parents.get(l.child);
+        if (list) list.push(l.parent);
+        else parents.set(l.child, [l.parent]);
+      }
     }
     const manifests = rows.map(
       (r): InventoryManifest => ({
         digest: r.digest,
-        mediaType: r.media_type,
+        isIndex: Boolean(r.is_index),
         subjectDigest: r.subject_digest,
         pushedAt: Number(r.pushed_at),
         lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
-        tags: tags.get(r.digest)?.sort(byteOrder) ?? [],
-        sizeBytes: indexSize.get(r.digest) ?? size.get(r.digest) ?? 0,
-        parents: parents.get(r.digest)?.sort(byteOrder) ?? [],
+        tags: sorted(tags.get(r.digest)),
+        sizeBytes: indexSize.get(r.digest) ?? Number(r.blob_bytes),
+        parents: sorted(parents.get(r.digest)),
       }),
     );
-    return { manifests, blobRefs, blobSizes, linked: linkedSet };
-  }
-
-  async blobReferenceCounts(digests: string[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    // Answered from the (child_digest, kind) index alone, in chunks (bound-parameter limits) of
-    // sorted digests, so that each chunk reads one narrow range of the index.
-    for (const part of chunks([...new Set(digests)].sort())) {
-      const rows = await this.db
-        .selectFrom('manifest_refs')
-        .select(['child_digest', sql<number>`count(*)`.as('n')])
-        .where('child_digest', 'in', part)
-        .where('kind', '=', 'blob')
-        .groupBy('child_digest')
-        .execute();
-      for (const r of rows) out.set(r.child_digest, Number(r.n));
-    }
-    return out;
-  }
-
-  async blobsReferencedElsewhere(repositoryId: number): Promise<Set<string>> {
-    // One walk of the repository's links, each probing the (child_digest, kind) index. NOTE:
-    // walking the repository's references instead took 60 times longer: a layer shared by N
-    // manifests of the repository was probed N times, each scanning past those N references.
-    const rows = await this.db
-      .selectFrom('repository_blobs as l')
-      .select('l.digest')
-      .where('l.repository_id', '=', repositoryId)
-      .where(({ exists, selectFrom }) =>
-        exists(
-          selectFrom('manifest_refs as o')
-            .select('o.child_digest')
-            .whereRef('o.child_digest', '=', 'l.digest')
-            .where('o.kind', '=', 'blob')
-            .whereRef('o.repository_id', '<>', 'l.repository_id'),
-        ),
-      )
-      .execute();
-    return new Set(rows.map((r) => r.digest));
+    return { manifests };
   }
 
   async parentsOf(repositoryId: number, digest: string): Promise<string[]> {
@@ -311,21 +293,19 @@ export class KyselyManifests implements ManifestStore {
     return out;
   }
 
-  /** Sum of the sizes of the blobs each manifest references directly (0 when none). */
+  /** Each manifest's blob bytes (0 when it is not stored). */
   private async directSizes(repositoryId: number, digests: string[]): Promise<Map<string, number>> {
     const out = new Map<string, number>();
     const unique = [...new Set(digests)];
-    if (unique.length === 0) return out;
-    const rows = await this.db
-      .selectFrom('manifest_refs as r')
-      .innerJoin('blobs as b', 'b.digest', 'r.child_digest')
-      .select(['r.parent_digest as digest', sql<number>`sum(b.size)`.as('bytes')])
-      .where('r.repository_id', '=', repositoryId)
-      .where('r.kind', '=', 'blob')
-      .where('r.parent_digest', 'in', unique)
-      .groupBy('r.parent_digest')
-      .execute();
-    for (const r of rows) out.set(r.digest, Number(r.bytes));
+    for (const part of chunks(unique)) {
+      const rows = await this.db
+        .selectFrom('manifests')
+        .select(['digest', 'blob_bytes'])
+        .where('repository_id', '=', repositoryId)
+        .where('digest', 'in', part)
+        .execute();
+      for (const r of rows) out.set(r.digest, Number(r.blob_bytes));
+    }
     for (const d of unique) if (!out.has(d)) out.set(d, 0);
     return out;
   }
@@ -351,8 +331,15 @@ export class KyselyManifests implements ManifestStore {
 }
 
 const CHUNK = 5000;
+/** Rows per insert into the temporary digest set (two statement texts: full and last). */
+const INSERT_ROWS = 1000;
+/** The SQLite digest set's current user (one per process; see exclusiveBytesSqlite). */
+let sqliteDigestSetTurn: Promise<unknown> = Promise.resolve();
 
 const byteOrder = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** The list in byte order (most manifests have one tag or none). */
+const sorted = (list: string[] | undefined): string[] => (list === undefined ? [] : list.length > 1 ? list.sort(byteOrder) : list);
 
 function chunks<T>(items: T[]): T[][] {
   const out: T[][] = [];

@@ -59,6 +59,23 @@ function gcSchema(_d: Dialect): string[] {
   ];
 }
 
+/**
+ * Each manifest's blob bytes (the sum of the sizes of the blobs it references directly), kept on
+ * its row: content-addressed, so fixed once the manifest is stored. Image sizes and lifecycle
+ * previews read it instead of joining every reference with its blob (at 100,000 images that
+ * join was about a second of a preview). Existing rows are filled in from their references.
+ * A partial index holds the index -> child manifest links.
+ */
+function manifestBlobBytes(_d: Dialect): string[] {
+  return [
+    `alter table manifests add column blob_bytes bigint not null default 0`,
+    `update manifests set blob_bytes = coalesce((select sum(b.size) from manifest_refs r join blobs b on b.digest = r.child_digest
+       where r.repository_id = manifests.repository_id and r.parent_digest = manifests.digest and r.kind = 'blob'), 0)`,
+    // Index -> child manifest links alone (few beside the blob references they were scanned among).
+    `create index manifest_refs_links on manifest_refs (repository_id, parent_digest, child_digest) where kind = 'manifest'`,
+  ];
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
     '0001_registry_core': {
@@ -94,6 +111,11 @@ export function migrationProvider(dialect: Dialect): MigrationProvider {
     '0008_sqlite_clustered_tables': {
       async up(db: Kysely<unknown>) {
         if (dialect === 'sqlite') await clusterSqliteTables(db);
+      },
+    },
+    '0009_manifest_blob_bytes': {
+      async up(db: Kysely<unknown>) {
+        for (const stmt of manifestBlobBytes(dialect)) await sql.raw(stmt).execute(db);
       },
     },
   };

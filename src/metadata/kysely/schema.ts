@@ -6,7 +6,8 @@
  *   blobs(digest PK, size, storage_key, created_at)           -- one row per distinct content
  *   repository_blobs(repository_id, digest, created_at)        -- which repository may serve which blob
  *   manifests(repository_id, digest, media_type, size, content, artifact_type,
- *             subject_digest, annotations, pushed_at, last_pulled_at)
+ *             subject_digest, annotations, pushed_at, last_pulled_at,
+ *             blob_bytes)                                     -- sum of the sizes of the blobs it references
  *   manifest_refs(repository_id, parent_digest, child_digest, kind)  -- kind: blob | manifest
  *   tags(repository_id, name, digest, updated_at)
  *   uploads(id PK, repository_id, storage_key, offset, created_at, updated_at)
@@ -34,6 +35,7 @@ export interface Database extends IdentityTables, JobsVulnDbTables, ScansTables 
     annotations: string | null;
     pushed_at: number;
     last_pulled_at: number | null;
+    blob_bytes: Generated<number>;
   };
   manifest_refs: { repository_id: number; parent_digest: string; child_digest: string; kind: string };
   tags: { repository_id: number; name: string; digest: string; updated_at: number };

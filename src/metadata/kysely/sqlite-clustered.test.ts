@@ -43,13 +43,15 @@ describe('migration 0008 (SQLite tables clustered by primary key)', () => {
     const repo = await store.repositories.get('app');
     expect(repo).toBeTruthy();
     expect(await store.tags.list(repo!.id, { limit: 10 })).toEqual(['latest']);
-    expect((await store.manifests.blobReferenceCounts(['sha256:b1', 'sha256:b2'])).get('sha256:b2')).toBe(1);
+    // 0009 filled in the manifest's blob bytes from its references.
+    expect(await store.manifests.sizes(repo!.id, ['sha256:m1'])).toEqual(new Map([['sha256:m1', 30]]));
+    expect(await store.manifests.exclusiveBytes(repo!.id, ['sha256:m1'])).toBe(30);
     await store.close();
 
     const raw = new Database(path);
     const sqlOf = (name: string) => (raw.prepare(`select sql from sqlite_master where name = ?`).get(name) as { sql: string }).sql;
     for (const t of ['blobs', 'repository_blobs', 'manifest_refs', 'tags']) expect(sqlOf(t)).toMatch(/without rowid$/i);
-    for (const i of ['blobs_storage_key', 'repository_blobs_digest', 'manifest_refs_child', 'manifest_refs_child_digest', 'tags_digest']) expect(sqlOf(i)).toMatch(/^create index/i);
+    for (const i of ['blobs_storage_key', 'repository_blobs_digest', 'manifest_refs_child', 'manifest_refs_child_digest', 'manifest_refs_links', 'tags_digest']) expect(sqlOf(i)).toMatch(/^create index/i);
     raw.pragma('foreign_keys = ON');
     expect(() => raw.prepare(`insert into repository_blobs values (1, 'sha256:missing', 1)`).run()).toThrow(/FOREIGN KEY/);
     // Deleting the manifest still cascades to its references and tags.

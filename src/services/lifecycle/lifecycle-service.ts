@@ -5,12 +5,10 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError } from '../../core/errors.js';
-import { MediaType } from '../../core/media-types.js';
 import { evaluateLifecyclePolicy, parseLifecyclePolicy, type LifecycleDecision, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
 import type { MetadataStore, RepositoryInventory } from '../../metadata/types.js';
 import type { ImageService } from '../registry/image-service.js';
 import type { RepositoryService } from '../repositories/repository-service.js';
-import { bytesFreed } from './freed-bytes.js';
 import { decodePreview, encodePreview } from './preview-codec.js';
 
 export interface PreviewResult {
@@ -75,7 +73,7 @@ export class LifecycleService {
     const now = this.now();
     const decisions: LifecycleDecision[] = evaluateLifecyclePolicy(policy, images, now);
     const byDigest = new Map(inventory.manifests.map((m) => [m.digest, m]));
-    const expiring = new Set(decisions.filter((d) => d.action === 'expire').map((d) => d.digest));
+    const expiring = decisions.filter((d) => d.action === 'expire').map((d) => d.digest);
     const preview: LifecyclePreview = {
       policyText,
       status: 'COMPLETE',
@@ -85,8 +83,8 @@ export class LifecycleService {
         return { digest: d.digest, tags: m.tags, pushedAt: m.pushedAt, rulePriority: d.rulePriority, action: d.action, sizeBytes: m.sizeBytes };
       }),
       // What summarizeLifecycleDecisions counts as expiring, without its per-image size table.
-      expiringCount: expiring.size,
-      bytesFreed: await bytesFreed(this.meta.manifests, repositoryId, inventory, expiring),
+      expiringCount: expiring.length,
+      bytesFreed: await this.meta.manifests.exclusiveBytes(repositoryId, expiring),
     };
     // The stamp names this result: GetLifecyclePolicyPreview pages reuse its decoded form while the stamp is unchanged.
     const stamp = `${now}-${randomUUID()}`;
@@ -180,7 +178,7 @@ export class LifecycleService {
         pushedAt: m.pushedAt,
         lastPulledAt: m.lastPulledAt,
         sizeBytes: m.sizeBytes,
-        isIndex: m.mediaType === MediaType.OciIndex || m.mediaType === MediaType.DockerManifestList,
+        isIndex: m.isIndex,
         referrerOf: m.subjectDigest,
         childOf: m.parents,
       }),
