@@ -59,7 +59,7 @@ export async function openMetadataStore(config: Config): Promise<KyselyMetadataS
   const { openSqliteMetadataStore } = await import('../metadata/sqlite.js');
   const dataDir = resolve(config.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  return openSqliteMetadataStore(resolve(dataDir, config.metadata.sqlite.path ?? 'berth.db'), { synchronous: config.metadata.sqlite.synchronous, mmapMiB: config.metadata.sqlite.mmapMiB });
+  return openSqliteMetadataStore(resolve(dataDir, config.metadata.sqlite.path ?? 'berth.db'), { synchronous: config.metadata.sqlite.synchronous });
 }
 
 export async function openBlobStore(config: Config): Promise<BlobStore> {

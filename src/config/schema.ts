@@ -77,12 +77,6 @@ export const ConfigSchema = Type.Object(
               default: 'full',
               description: 'full: every commit is on disk before it is acknowledged; normal: survives a crash of Berth, may lose the last commits on power loss',
             }),
-            mmapMiB: Type.Integer({
-              default: 1024,
-              minimum: 0,
-              maximum: 1048576,
-              description: 'how much of the database file SQLite reads through a memory map (0: none); the pages count in the resident size but belong to the page cache',
-            }),
           },
           { ...Strict, default: {} },
         ),
