@@ -256,10 +256,10 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       const inv = await store.manifests.inventory(repo.id);
       const byDigest = new Map(inv.manifests.map((m) => [m.digest, m]));
       expect([...byDigest.keys()].sort()).toEqual([img, img2, idx, sig].sort());
-      expect(byDigest.get(img)).toEqual({ digest: img, isIndex: false, subjectDigest: null, pushedAt: 5, lastPulledAt: 9, tags: ['a', 'b'], sizeBytes: 123, parents: [idx] });
-      expect(byDigest.get(idx)).toMatchObject({ isIndex: true, tags: ['c'], sizeBytes: 123, parents: [] });
-      expect(byDigest.get(img2)).toMatchObject({ tags: [], sizeBytes: 30, parents: [idx] });
-      expect(byDigest.get(sig)).toMatchObject({ subjectDigest: img, sizeBytes: 0 });
+      expect(byDigest.get(img)).toEqual({ digest: img, isIndex: false, referrerOf: null, pushedAt: 5, lastPulledAt: 9, tags: ['a', 'b'], sizeBytes: 123, childOf: [idx] });
+      expect(byDigest.get(idx)).toMatchObject({ isIndex: true, tags: ['c'], sizeBytes: 123, childOf: [] });
+      expect(byDigest.get(img2)).toMatchObject({ tags: [], sizeBytes: 30, childOf: [idx] });
+      expect(byDigest.get(sig)).toMatchObject({ referrerOf: img, sizeBytes: 0 });
       // The same sizes as `sizes` computes.
       const sizes = await store.manifests.sizes(repo.id, [img, img2, idx, sig]);
       for (const m of inv.manifests) expect(m.sizeBytes).toBe(sizes.get(m.digest));

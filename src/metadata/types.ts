@@ -81,7 +81,8 @@ export interface InventoryManifest {
   digest: string;
   /** An OCI image index or a Docker manifest list. */
   isIndex: boolean;
-  subjectDigest: string | null;
+  /** The subject this manifest refers to (a referrer: signature, SBOM, attestation). */
+  referrerOf: string | null;
   pushedAt: number;
   lastPulledAt: number | null;
   /** Tags pointing at it, in lexical order. */
@@ -89,7 +90,7 @@ export interface InventoryManifest {
   /** As `ManifestStore.sizes` computes it. */
   sizeBytes: number;
   /** Indexes of the repository that list it as a child manifest. */
-  parents: string[];
+  childOf: string[];
 }
 
 export interface RepositoryInventory {

@@ -42,17 +42,32 @@ export function evaluateLifecyclePolicy(
   images: readonly LifecycleImage[],
   now: number,
 ): LifecycleDecision[] {
+  return decideLifecycleImages(policy, images, now).map((d) => d.decision);
+}
+
+/** An image and what the policy does to it. */
+export interface DecidedImage<I extends LifecycleImage = LifecycleImage> {
+  image: I;
+  decision: LifecycleDecision;
+}
+
+/**
+ * {@link evaluateLifecyclePolicy}, with each decision's image (the object given in `images`), for
+ * callers that need more of the image than its digest (a preview over 100,000 images would
+ * otherwise look every decision up again).
+ */
+export function decideLifecycleImages<I extends LifecycleImage>(policy: LifecyclePolicy, images: readonly I[], now: number): DecidedImage<I>[] {
   // NOTE: rules keep flags per position in `selectable` rather than sets of digests: at 100,000
   // images, hashing 71-character digests into sets and maps was most of the evaluator's time.
-  const byDigest = new Map<string, LifecycleImage>();
+  const byDigest = new Map<string, I>();
   for (const image of images) if (!byDigest.has(image.digest)) byDigest.set(image.digest, image);
   const all = byDigest.size === images.length ? images : [...byDigest.values()];
   const hasUnits = all.some((image) => image.referrerOf || (image.childOf?.length ?? 0) > 0);
   const patterns = policy.berth?.protectTagPatterns ?? [];
   const isProtected = (image: LifecycleImage): boolean =>
     patterns.length > 0 && anyTagMatchesAnyPattern(patterns, image.tags);
-  const members: LifecycleImage[] = [];
-  const selectable: LifecycleImage[] = [];
+  const members: I[] = [];
+  const selectable: I[] = [];
   for (const image of all) (hasUnits && isUnitMember(image, byDigest) ? members : selectable).push(image);
   const rules = [...policy.rules].sort((a, b) => a.rulePriority - b.rulePriority);
 
@@ -65,7 +80,7 @@ export function evaluateLifecyclePolicy(
 
   // 2. Applied by priority: the first rule whose scope holds an image owns it.
   const owned = new Uint8Array(selectable.length);
-  const direct: { image: LifecycleImage; decision: LifecycleDecision }[] = [];
+  const direct: DecidedImage<I>[] = [];
   for (const { rule, scope, selected } of evaluated) {
     for (const i of scope) {
       if (owned[i]) continue;
@@ -77,8 +92,7 @@ export function evaluateLifecyclePolicy(
     }
   }
   direct.sort((a, b) => olderFirst(a.image, b.image));
-  const decisions = direct.map((d) => d.decision);
-  return members.length === 0 ? decisions : [...decisions, ...carryUnits(members, byDigest, decisions, isProtected)];
+  return members.length === 0 ? direct : [...direct, ...carryUnits(members, byDigest, direct, isProtected)];
 }
 
 function storageClassOf(image: LifecycleImage): 'standard' | 'archive' {
@@ -127,14 +141,14 @@ function selectedBy(rule: LifecycleRule, scope: readonly number[], images: reado
  * to a fixed point. Only unit members can be carried: for any other image `unitDecision` finds
  * neither a subject nor a parent present.
  */
-function carryUnits(
-  members: readonly LifecycleImage[],
+function carryUnits<I extends LifecycleImage>(
+  members: readonly I[],
   byDigest: ReadonlyMap<string, LifecycleImage>,
-  direct: readonly LifecycleDecision[],
+  direct: readonly DecidedImage<I>[],
   isProtected: (image: LifecycleImage) => boolean,
-): LifecycleDecision[] {
-  const decided = new Map<string, LifecycleDecision>(direct.map((d) => [d.digest, d]));
-  const carried: LifecycleDecision[] = [];
+): DecidedImage<I>[] {
+  const decided = new Map<string, LifecycleDecision>(direct.map((d) => [d.decision.digest, d.decision]));
+  const carried: DecidedImage<I>[] = [];
   for (let changed = true; changed; ) {
     changed = false;
     for (const image of members) {
@@ -143,7 +157,7 @@ function carryUnits(
       if (decision === undefined) continue;
       if (decision.action === 'transition' && storageClassOf(image) === 'archive') continue;
       decided.set(image.digest, decision);
-      carried.push(decision);
+      carried.push({ image, decision });
       changed = true;
     }
   }

@@ -8,7 +8,7 @@ export {
   LIFECYCLE_POLICY_TEXT_MAX,
   ARCHIVE_MINIMUM_DAYS,
 } from './policy.js';
-export { evaluateLifecyclePolicy, DAY_MS } from './evaluate.js';
+export { decideLifecycleImages, evaluateLifecyclePolicy, DAY_MS, type DecidedImage } from './evaluate.js';
 export { summarizeLifecycleDecisions } from './summary.js';
 export type { LifecycleSummary, LifecycleRuleSummary } from './summary.js';
 export { matchesTagPattern, matchesTagRequirements } from './tags.js';

@@ -236,12 +236,12 @@ export class KyselyManifests implements ManifestStore {
       (r): InventoryManifest => ({
         digest: r.digest,
         isIndex: Boolean(r.is_index),
-        subjectDigest: r.subject_digest,
+        referrerOf: r.subject_digest,
         pushedAt: Number(r.pushed_at),
         lastPulledAt: r.last_pulled_at === null ? null : Number(r.last_pulled_at),
         tags: sorted(tags.get(r.digest)),
         sizeBytes: indexSize.get(r.digest) ?? Number(r.blob_bytes),
-        parents: sorted(parents.get(r.digest)),
+        childOf: sorted(parents.get(r.digest)),
       }),
     );
     return { manifests };

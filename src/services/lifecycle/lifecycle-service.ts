@@ -5,30 +5,13 @@
  */
 import { randomUUID } from 'node:crypto';
 import { BerthError } from '../../core/errors.js';
-import { evaluateLifecyclePolicy, parseLifecyclePolicy, type LifecycleDecision, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
-import type { MetadataStore, RepositoryInventory } from '../../metadata/types.js';
+import { decideLifecycleImages, evaluateLifecyclePolicy, parseLifecyclePolicy, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
+import type { MetadataStore } from '../../metadata/types.js';
 import type { ImageService } from '../registry/image-service.js';
 import type { RepositoryService } from '../repositories/repository-service.js';
-import { decodePreview, encodePreview } from './preview-codec.js';
+import { decodePreview, encodePreview, previewResultsOf, type LifecyclePreview } from './preview.js';
 
-export interface PreviewResult {
-  digest: string;
-  tags: string[];
-  pushedAt: number;
-  rulePriority: number;
-  action: 'expire' | 'transition';
-  sizeBytes: number;
-}
-
-export interface LifecyclePreview {
-  policyText: string;
-  status: 'COMPLETE';
-  evaluatedAt: number;
-  results: PreviewResult[];
-  expiringCount: number;
-  /** Bytes of the blobs only the expiring images use (what expiring them would free). */
-  bytesFreed: number;
-}
+export type { LifecyclePreview, PreviewResult, PreviewResults } from './preview.js';
 
 /** Decoded previews kept per process (each about as large as its stored text). */
 const DECODED_PREVIEWS_KEPT = 4;
@@ -69,19 +52,15 @@ export class LifecycleService {
     const policyText = text ?? (await this.get(repository)).text;
     const policy = parseLifecyclePolicy(policyText);
     refuseTransitions(policy);
-    const { images, inventory, repositoryId } = await this.read(repository);
+    const { images, repositoryId } = await this.read(repository);
     const now = this.now();
-    const decisions: LifecycleDecision[] = evaluateLifecyclePolicy(policy, images, now);
-    const byDigest = new Map(inventory.manifests.map((m) => [m.digest, m]));
-    const expiring = decisions.filter((d) => d.action === 'expire').map((d) => d.digest);
+    const decided = decideLifecycleImages(policy, images, now);
+    const { results, expiring } = previewResultsOf(decided);
     const preview: LifecyclePreview = {
       policyText,
       status: 'COMPLETE',
       evaluatedAt: now,
-      results: decisions.map((d) => {
-        const m = byDigest.get(d.digest)!;
-        return { digest: d.digest, tags: m.tags, pushedAt: m.pushedAt, rulePriority: d.rulePriority, action: d.action, sizeBytes: m.sizeBytes };
-      }),
+      results,
       // What summarizeLifecycleDecisions counts as expiring, without its per-image size table.
       expiringCount: expiring.length,
       bytesFreed: await this.meta.manifests.exclusiveBytes(repositoryId, expiring),
@@ -167,23 +146,12 @@ export class LifecycleService {
     return (await this.read(repository)).images;
   }
 
-  /** The repository's images (tags, times, sizes, index links) and blob references, read whole. */
-  private async read(repository: string): Promise<{ images: LifecycleImage[]; inventory: RepositoryInventory; repositoryId: number }> {
+  /** The repository's images (tags, times, sizes, index links), read whole. */
+  private async read(repository: string): Promise<{ images: LifecycleImage[]; repositoryId: number }> {
     const repo = await this.repositories.get(repository);
-    const inventory = await this.meta.manifests.inventory(repo.id);
-    const images = inventory.manifests.map(
-      (m): LifecycleImage => ({
-        digest: m.digest,
-        tags: m.tags,
-        pushedAt: m.pushedAt,
-        lastPulledAt: m.lastPulledAt,
-        sizeBytes: m.sizeBytes,
-        isIndex: m.isIndex,
-        referrerOf: m.subjectDigest,
-        childOf: m.parents,
-      }),
-    );
-    return { images, inventory, repositoryId: repo.id };
+    // Inventory manifests are lifecycle images as they are (no copy of 100,000 objects).
+    const images: LifecycleImage[] = (await this.meta.manifests.inventory(repo.id)).manifests;
+    return { images, repositoryId: repo.id };
   }
 }
 

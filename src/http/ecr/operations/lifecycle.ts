@@ -1,11 +1,11 @@
-import type { LifecyclePreview } from '../../../services/lifecycle/lifecycle-service.js';
+import { previewResultAt, type PreviewResult } from '../../../services/lifecycle/preview.js';
 import { checkRegistryId, type EcrHandlers } from '../context.js';
 import type { LifecyclePolicyPreviewResult } from '../generated/ecr-model.js';
 import { nextToken, readNextToken } from '../pagination.js';
 
-function previewResult(r: LifecyclePreview['results'][number]): LifecyclePolicyPreviewResult {
+function previewResult(r: PreviewResult): LifecyclePolicyPreviewResult {
   return {
-    ...(r.tags.length > 0 ? { imageTags: r.tags } : {}),
+    ...(r.tags.length > 0 ? { imageTags: [...r.tags] } : {}),
     imageDigest: r.digest,
     imagePushedAt: new Date(r.pushedAt),
     action: r.action === 'expire' ? { type: 'EXPIRE' } : { type: 'TRANSITION', targetStorageClass: 'ARCHIVE' },
@@ -55,18 +55,21 @@ export const lifecycleHandlers: EcrHandlers = {
   async GetLifecyclePolicyPreview(call, input) {
     checkRegistryId(call, input.registryId);
     const p = await call.services.lifecycle.getPreview(input.repositoryName);
-    // Filtered on the stored results and shaped only for the page (a preview can hold 100,000).
-    let results = p.results;
-    if (input.imageIds && input.imageIds.length > 0) {
-      results = results.filter((r) => input.imageIds!.some((id) => id.imageDigest === r.digest || (id.imageTag !== undefined && r.tags.includes(id.imageTag))));
-    }
-    if (input.filter?.tagStatus === 'TAGGED') results = results.filter((r) => r.tags.length > 0);
-    if (input.filter?.tagStatus === 'UNTAGGED') results = results.filter((r) => r.tags.length === 0);
+    // Filtered on the stored columns and shaped only for the page (a preview can hold 100,000).
+    const r = p.results;
+    const keep: ((i: number) => boolean)[] = [];
+    const ids = input.imageIds ?? [];
+    if (ids.length > 0) keep.push((i) => ids.some((id) => id.imageDigest === r.digest[i] || (id.imageTag !== undefined && r.tags[i]!.includes(id.imageTag))));
+    if (input.filter?.tagStatus === 'TAGGED') keep.push((i) => r.tags[i]!.length > 0);
+    if (input.filter?.tagStatus === 'UNTAGGED') keep.push((i) => r.tags[i]!.length === 0);
+    const matching: number[] = [];
+    for (let i = 0; i < r.digest.length; i++) if (keep.every((k) => k(i))) matching.push(i);
     const after = await readNextToken(call, 'GetLifecyclePolicyPreview', `${input.repositoryName}@${p.evaluatedAt}`, input.nextToken);
     const start = after === undefined ? 0 : Number(after);
     const limit = input.maxResults ?? 100;
-    const page = results.slice(start, start + limit).map(previewResult);
-    const transitioning = p.results.filter((r) => r.action === 'transition').length;
+    const page = matching.slice(start, start + limit).map((i) => previewResult(previewResultAt(r, i)));
+    let transitioning = 0;
+    for (const a of r.action) if (a === 't') transitioning++;
     return {
       registryId: call.services.account.id,
       repositoryName: input.repositoryName,
@@ -79,7 +82,7 @@ export const lifecycleHandlers: EcrHandlers = {
         expiringImageTotalCount: p.expiringCount,
         ...(transitioning > 0 ? { transitioningImageTotalCounts: [{ targetStorageClass: 'ARCHIVE' as const, imageTotalCount: transitioning }] } : {}),
       },
-      ...(start + limit < results.length ? { nextToken: await nextToken(call, 'GetLifecyclePolicyPreview', `${input.repositoryName}@${p.evaluatedAt}`, String(start + limit)) } : {}),
+      ...(start + limit < matching.length ? { nextToken: await nextToken(call, 'GetLifecyclePolicyPreview', `${input.repositoryName}@${p.evaluatedAt}`, String(start + limit)) } : {}),
     };
   },
 };
