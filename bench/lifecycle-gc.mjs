@@ -56,19 +56,19 @@ const t0 = performance.now();
 const lcId = db.prepare('select id from repositories where name = ?').get('bench/lifecycle').id;
 const gcId = db.prepare('select id from repositories where name = ?').get('bench/gc').id;
 const insBlob = db.prepare('insert into blobs (digest, size, storage_key, created_at) values (?, ?, ?, ?)');
-const insLink = db.prepare('insert into repository_blobs (repository_id, digest, created_at) values (?, ?, ?)');
+const insLink = db.prepare('insert into repository_blobs (repository_id, digest, created_at, size) values (?, ?, ?, ?)');
 const insMan = db.prepare(`insert into manifests (repository_id, digest, media_type, size, content, artifact_type, subject_digest, annotations, pushed_at, last_pulled_at, blob_bytes)
   values (?, ?, 'application/vnd.oci.image.manifest.v1+json', 300, ?, 'application/vnd.oci.image.config.v1+json', null, null, ?, null, ?)`);
 const insRef = db.prepare(`insert into manifest_refs (repository_id, parent_digest, child_digest, kind) values (?, ?, ?, 'blob')`);
 const insTag = db.prepare('insert into tags (repository_id, name, digest, updated_at) values (?, ?, ?, ?)');
 db.transaction(() => {
   // Lifecycle repository: IMAGES images over 200 days, each with one own layer and one of 100 shared ones.
-  for (let s = 0; s < 100; s++) { insBlob.run(sha(`shared${s}`), 50_000, `blobs/bench/shared${s}`, now - 300 * DAY); insLink.run(lcId, sha(`shared${s}`), now - 300 * DAY); }
+  for (let s = 0; s < 100; s++) { insBlob.run(sha(`shared${s}`), 50_000, `blobs/bench/shared${s}`, now - 300 * DAY); insLink.run(lcId, sha(`shared${s}`), now - 300 * DAY, 50_000); }
   for (let i = 0; i < IMAGES; i++) {
     const m = sha(`lc-manifest-${i}`);
     const own = sha(`lc-layer-${i}`);
     insBlob.run(own, 10_000 + i, `blobs/bench/lc${i}`, now - 250 * DAY);
-    insLink.run(lcId, own, now - 250 * DAY);
+    insLink.run(lcId, own, now - 250 * DAY, 10_000 + i);
     insMan.run(lcId, m, Buffer.from('{}'), now - Math.floor((i / IMAGES) * 200 * DAY), 10_000 + i + 50_000);
     insRef.run(lcId, m, own);
     insRef.run(lcId, m, sha(`shared${i % 100}`));
@@ -78,7 +78,7 @@ db.transaction(() => {
   for (let i = 0; i < BLOBS; i++) {
     const d = sha(`gc-blob-${i}`);
     insBlob.run(d, 1000, `blobs/bench/gc${i}`, now - 30 * DAY);
-    if (i % 2 === 0) insLink.run(gcId, d, now - 30 * DAY);
+    if (i % 2 === 0) insLink.run(gcId, d, now - 30 * DAY, 1000);
   }
   for (let m = 0; m < BLOBS / 200; m++) {
     const md = sha(`gc-manifest-${m}`);

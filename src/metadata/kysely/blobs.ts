@@ -38,7 +38,9 @@ export class KyselyBlobs implements BlobIndex {
   async link(repositoryId: number, digest: string, now: number): Promise<void> {
     await this.db
       .insertInto('repository_blobs')
-      .values({ repository_id: repositoryId, digest, created_at: now })
+      // The blob's size beside the link: whole-repository counts (what a lifecycle preview would
+      // free) read it from the repository's own links instead of looking every blob up.
+      .values({ repository_id: repositoryId, digest, created_at: now, size: sql<number | null>`(select size from blobs where digest = ${digest})` })
       // NOTE: a fresh link restarts the blob's garbage-collection grace period.
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
       .execute();

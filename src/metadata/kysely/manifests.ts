@@ -147,7 +147,8 @@ export class KyselyManifests implements ManifestStore {
       with e(d) as materialized (select unnest(${set}::text[])),
       c(d) as (select distinct r.child_digest from manifest_refs r join e on r.parent_digest = e.d
                where r.repository_id = ${repositoryId} and r.kind = 'blob')
-      select coalesce(sum(b.size), 0) as bytes from c join blobs b on b.digest = c.d
+      select coalesce(sum(coalesce(l.size, (select b.size from blobs b where b.digest = c.d))), 0) as bytes
+      from c left join repository_blobs l on l.repository_id = ${repositoryId} and l.digest = c.d
       where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob'
                         and (o.repository_id <> ${repositoryId} or not exists (select 1 from e x where x.d = o.parent_digest)))`.execute(this.db);
     return Number(r.rows[0]?.bytes ?? 0);
@@ -172,12 +173,15 @@ export class KyselyManifests implements ManifestStore {
         }
         const r = await this.db.executeQuery<{ bytes: number | null }>(
           CompiledQuery.raw(
-            `with c(d) as (select distinct r.child_digest from manifest_refs r join temp.berth_digest_set e on e.d = r.parent_digest
-                           where r.repository_id = ? and r.kind = 'blob')
-             select coalesce(sum(b.size), 0) as bytes from c join blobs b on b.digest = c.d
-             where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob'
-                               and (o.repository_id <> ? or not exists (select 1 from temp.berth_digest_set x where x.d = o.parent_digest)))`,
-            [repositoryId, repositoryId],
+            // The repository's referenced blobs whose every reference here is from the set (in
+            // the order of the (repository_id, child_digest) index), sized from their links,
+            // less those another repository references.
+            `with c(d) as (select r.child_digest from manifest_refs r left join temp.berth_digest_set e on e.d = r.parent_digest
+                           where r.repository_id = ? and r.kind = 'blob' group by r.child_digest having count(*) = count(e.d))
+             select coalesce(sum(coalesce(l.size, (select b.size from blobs b where b.digest = c.d))), 0) as bytes
+             from c left join repository_blobs l on l.repository_id = ? and l.digest = c.d
+             where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob' and o.repository_id <> ?)`,
+            [repositoryId, repositoryId, repositoryId],
           ),
         );
         return Number(r.rows[0]?.bytes ?? 0);

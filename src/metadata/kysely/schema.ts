@@ -4,7 +4,7 @@
  *   repositories(id, name UNIQUE, created_at, settings JSON)
  *   registry_settings(key PK, value)
  *   blobs(digest PK, size, storage_key, created_at)           -- one row per distinct content
- *   repository_blobs(repository_id, digest, created_at)        -- which repository may serve which blob
+ *   repository_blobs(repository_id, digest, created_at, size)  -- which repository may serve which blob (size: the blob's)
  *   manifests(repository_id, digest, media_type, size, content, artifact_type,
  *             subject_digest, annotations, pushed_at, last_pulled_at,
  *             blob_bytes)                                     -- sum of the sizes of the blobs it references
@@ -23,7 +23,7 @@ export interface Database extends IdentityTables, JobsVulnDbTables, ScansTables 
   repositories: { id: Generated<number>; name: string; created_at: number; settings: string | null };
   registry_settings: { key: string; value: string };
   blobs: { digest: string; size: number; storage_key: string; created_at: number };
-  repository_blobs: { repository_id: number; digest: string; created_at: number };
+  repository_blobs: { repository_id: number; digest: string; created_at: number; size: number | null };
   manifests: {
     repository_id: number;
     digest: string;

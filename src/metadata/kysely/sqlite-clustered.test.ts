@@ -9,7 +9,7 @@ import { migrationProvider } from './migrations.js';
 
 // The upgrade path: a database created before 0008 keeps every row and every foreign key
 // when its tables are rebuilt in primary-key order.
-describe('migration 0008 (SQLite tables clustered by primary key)', () => {
+describe('migrations 0008-0010 (SQLite tables clustered by primary key, blob bytes, link sizes)', () => {
   const dirs: string[] = [];
   afterEach(() => {
     for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
@@ -52,12 +52,27 @@ describe('migration 0008 (SQLite tables clustered by primary key)', () => {
     const sqlOf = (name: string) => (raw.prepare(`select sql from sqlite_master where name = ?`).get(name) as { sql: string }).sql;
     for (const t of ['blobs', 'repository_blobs', 'manifest_refs', 'tags']) expect(sqlOf(t)).toMatch(/without rowid$/i);
     for (const i of ['blobs_storage_key', 'repository_blobs_digest', 'manifest_refs_child', 'manifest_refs_child_digest', 'manifest_refs_links', 'tags_digest']) expect(sqlOf(i)).toMatch(/^create index/i);
+    // 0010 copied each linked blob's size onto its link.
+    expect(raw.prepare('select digest, size from repository_blobs order by digest').all()).toEqual([{ digest: 'sha256:b1', size: 10 }, { digest: 'sha256:b2', size: 20 }]);
     raw.pragma('foreign_keys = ON');
-    expect(() => raw.prepare(`insert into repository_blobs values (1, 'sha256:missing', 1)`).run()).toThrow(/FOREIGN KEY/);
+    expect(() => raw.prepare(`insert into repository_blobs (repository_id, digest, created_at) values (1, 'sha256:missing', 1)`).run()).toThrow(/FOREIGN KEY/);
     // Deleting the manifest still cascades to its references and tags.
     raw.prepare(`delete from manifests where digest = 'sha256:m1'`).run();
     expect(raw.prepare('select count(*) as n from manifest_refs').get()).toEqual({ n: 0 });
     expect(raw.prepare('select count(*) as n from tags').get()).toEqual({ n: 0 });
+    raw.close();
+  });
+
+  it('stores the blob size on each new link (0010)', async () => {
+    const path = await databaseAt0007();
+    const store = await openSqliteMetadataStore(path);
+    const repo = await store.repositories.ensure('other', 1);
+    await store.blobs.insert({ digest: 'sha256:b3', size: 33, storageKey: 'blobs/cc/three', createdAt: 1 });
+    await store.blobs.link(repo.id, 'sha256:b3', 2);
+    await store.blobs.link(repo.id, 'sha256:b3', 3);
+    await store.close();
+    const raw = new Database(path);
+    expect(raw.prepare('select size, created_at from repository_blobs where repository_id = ?').all(repo.id)).toEqual([{ size: 33, created_at: 3 }]);
     raw.close();
   });
 });
