@@ -303,6 +303,8 @@ export async function uploads(ctx) {
 }
 
 // ---------------------------------------------------------------- blob downloads
+const DOWNLOAD_REPEATS = 3;
+
 export async function downloads(ctx) {
   const { reg, cfg } = ctx;
   const b = ctx.state.bigBlob;
@@ -312,13 +314,20 @@ export async function downloads(ctx) {
   }
   const sampler = reg.proc?.alive() ? reg.proc.rssSampler() : null;
   await ctx.step('down.full', async () => {
-    const t0 = now();
-    const res = await reg.getBlob(b.repo, b.digest, { discard: true });
-    const dt = (now() - t0) / 1000;
-    const p = `/v2/${b.repo}/blobs/${b.digest}`;
-    reg.must('blob GET -> Content-Length and body length = blob size', res.bytes === b.size && res.headers['content-length'] === String(b.size), 'GET', p, res, `(got ${res.bytes} bytes)`);
-    reg.must('blob GET -> Docker-Content-Digest', res.headers['docker-content-digest'] === b.digest, 'GET', p, res);
-    ctx.set('down.full', b.size / 1e6 / dt);
+    // Three GETs, the median reported: single downloads of the same blob from the page cache
+    // ranged 420-2,400 MB/s minutes apart on this machine.
+    const rates = [];
+    for (let i = 0; i < DOWNLOAD_REPEATS; i++) {
+      const t0 = now();
+      const res = await reg.getBlob(b.repo, b.digest, { discard: true });
+      const dt = (now() - t0) / 1000;
+      const p = `/v2/${b.repo}/blobs/${b.digest}`;
+      reg.must('blob GET -> Content-Length and body length = blob size', res.bytes === b.size && res.headers['content-length'] === String(b.size), 'GET', p, res, `(got ${res.bytes} bytes)`);
+      reg.must('blob GET -> Docker-Content-Digest', res.headers['docker-content-digest'] === b.digest, 'GET', p, res);
+      rates.push(b.size / 1e6 / dt);
+    }
+    const sorted = [...rates].sort((x, y) => x - y);
+    ctx.set('down.full', sorted[Math.floor(sorted.length / 2)], `median of ${rates.map((r) => fmtNum(r)).join(', ')} MB/s`);
   });
   if (sampler) {
     const s = sampler.stop();
