@@ -214,9 +214,11 @@ async function main() {
       // writes back its gigabytes of uploads while the next registry is being measured (and the
       // next registry's fsyncs wait behind them). Untimed.
       flushDirtyPages();
-      // Uploads also wait for the virtual disk to settle: its host goes on writing back after
-      // `sync` returns (BENCH_SETTLE_SECONDS, default 20; untimed).
-      if (name === 'blob uploads') await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
+      // Blob transfers also wait for the virtual disk to settle: its host goes on writing back
+      // after `sync` returns and slows the whole VM meanwhile (BENCH_SETTLE_SECONDS, default 20;
+      // untimed). Downloads too: right after the uploads, Berth's 1 GiB download from the page
+      // cache measured 256-287 MB/s against 688-991 MB/s in a run without the other's uploads.
+      if (name === 'blob uploads' || name === 'blob downloads') await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);
       try {

@@ -314,8 +314,11 @@ export async function downloads(ctx) {
   }
   const sampler = reg.proc?.alive() ? reg.proc.rssSampler() : null;
   await ctx.step('down.full', async () => {
-    // Three GETs, the median reported: single downloads of the same blob from the page cache
-    // ranged 420-2,400 MB/s minutes apart on this machine.
+    // One untimed GET first: after the uploads' gigabytes part of the blob may have left the
+    // page cache (vmstat showed 65-173 MB/s of disk reads during the first GET), and the target
+    // is the serving rate over loopback. Then three GETs, the median reported: downloads of the
+    // same blob from the page cache ranged 420-2,400 MB/s minutes apart on this machine.
+    await reg.getBlob(b.repo, b.digest, { discard: true });
     const rates = [];
     for (let i = 0; i < DOWNLOAD_REPEATS; i++) {
       const t0 = now();
