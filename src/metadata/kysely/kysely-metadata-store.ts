@@ -52,6 +52,14 @@ export class KyselyMetadataStore implements MetadataStore {
     private readonly beginImmediate: (conn: Kysely<Database>) => Promise<void> = async (conn) => {
       await sql`begin immediate`.execute(conn);
     },
+    /**
+     * SQLite: commits on the held connection and returns what makes the commit durable, awaited
+     * once the connection is released (group commit, see sqlite-group-commit.ts); `commit` by default.
+     */
+    private readonly commit: (conn: Kysely<Database>) => Promise<(() => Promise<void>) | undefined> = async (conn) => {
+      await sql`commit`.execute(conn);
+      return undefined;
+    },
   ) {
     const root = bind(db, dialect);
     this.repositories = root.repositories;
@@ -81,17 +89,21 @@ export class KyselyMetadataStore implements MetadataStore {
     if (this.dialect === 'postgres') return this.db.transaction().execute((trx) => fn(bind(trx, 'postgres')));
     // NOTE: SQLite takes the write lock up front (BEGIN IMMEDIATE). A deferred transaction
     // that reads and then writes can fail with SQLITE_BUSY when another process wrote in between.
-    return this.db.connection().execute(async (conn) => {
+    let durable: (() => Promise<void>) | undefined;
+    const result = await this.db.connection().execute(async (conn) => {
       await this.beginImmediate(conn);
       try {
         const result = await fn(bind(conn, 'sqlite'));
-        await sql`commit`.execute(conn);
+        durable = await this.commit(conn);
         return result;
       } catch (err) {
         await sql`rollback`.execute(conn).catch(() => undefined);
         throw err;
       }
     });
+    // Other requests use the connection while this commit is made durable.
+    if (durable) await durable();
+    return result;
   }
 
   async ping(): Promise<void> {
