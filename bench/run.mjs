@@ -199,10 +199,13 @@ async function main() {
     if (root.signal.aborted) break;
     log(`\n=== ${name} ===`);
     const order = i % 2 === 0 ? sides : [...sides].reverse();
-    // Blob uploads run twice, once in each order, and report means: on these machines the
+    // Blob transfers run twice, once in each order, and report means: on these machines the
     // registry measured second after gigabytes of the other's writes was slower whichever it
-    // was (a sync in between does not help; the virtual disk's host keeps writing back).
-    const turns = name === 'blob uploads' ? [...order, ...[...order].reverse()] : order;
+    // was (a sync in between does not help; the virtual disk's host keeps writing back). The
+    // downloads too: Berth's 1 GiB download measured 244 MB/s right after Distribution's
+    // uploads and 485-991 MB/s otherwise.
+    const twice = name === 'blob uploads' || name === 'blob downloads';
+    const turns = twice ? [...order, ...[...order].reverse()] : order;
     for (const side of turns) {
       if (root.signal.aborted) break;
       const ctx = runs[side];
