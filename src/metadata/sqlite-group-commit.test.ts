@@ -85,6 +85,12 @@ describe('WAL group commit', () => {
     db.prepare('begin immediate').run();
     await group.commit(db.prepare('commit'))(); // wrote nothing
     expect(group.syncs).toBe(2);
+    // Writes to the connection's temporary tables do not touch the WAL.
+    for (const source of ['create temp table if not exists s (d text)', 'insert or ignore into temp.s (d) values (1)', 'delete from temp.s']) {
+      group.track(db.prepare(source)).run();
+      await group.afterStatement();
+    }
+    expect(group.syncs).toBe(2);
     await close();
   });
 

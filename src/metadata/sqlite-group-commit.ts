@@ -20,6 +20,8 @@ import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from 'kysely';
 
+const TEMP_ONLY_WRITE = /^\s*(create\s+temp(orary)?\s|(insert(\s+or\s+\w+)?\s+into|delete\s+from|drop\s+table(\s+if\s+exists)?)\s+temp\.)/i;
+
 export class WalGroupCommit {
   private wal: FileHandle | null = null;
   private running = false;
@@ -39,9 +41,13 @@ export class WalGroupCommit {
     private readonly datasync: (fh: FileHandle) => Promise<void> = (fh) => fh.datasync(),
   ) {}
 
-  /** Wraps a statement so that running it marks the connection as written. */
+  /**
+   * Wraps a statement so that running it marks the connection as written. Writes that name
+   * only the connection's temporary tables (`temp.`) leave the WAL alone and are not tracked:
+   * a lifecycle preview fills one with 93 inserts.
+   */
   track(stmt: Statement): Statement {
-    if (stmt.reader) return stmt;
+    if (stmt.reader || TEMP_ONLY_WRITE.test(stmt.source)) return stmt;
     const run = stmt.run.bind(stmt);
     (stmt as { run: Statement['run'] }).run = (...args: unknown[]) => {
       this.dirty = true;
