@@ -17,13 +17,13 @@
  * transaction is synced before its statement returns.
  */
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import { open, type FileHandle } from 'node:fs/promises';
+import { close as closeFd, fdatasync, open as openFd } from 'node:fs';
 import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from 'kysely';
 
 const TEMP_ONLY_WRITE = /^\s*(create\s+temp(orary)?\s|(insert(\s+or\s+\w+)?\s+into|delete\s+from|drop\s+table(\s+if\s+exists)?)\s+temp\.)/i;
 
 export class WalGroupCommit {
-  private wal: FileHandle | null = null;
+  private wal: number | null = null;
   private running = false;
   /** A statement wrote since the last sync was asked for. */
   private dirty = false;
@@ -37,8 +37,11 @@ export class WalGroupCommit {
   constructor(
     private readonly db: SqliteDatabase,
     private readonly walPath: string,
-    /** The sync itself; tests count or delay it. */
-    private readonly datasync: (fh: FileHandle) => Promise<void> = (fh) => fh.datasync(),
+    /**
+     * The sync itself; tests count or delay it. NOTE: the callback form of fs: the promise form
+     * costs tens of microseconds more per call on the main thread.
+     */
+    private readonly datasync: (fd: number) => Promise<void> = (fd) => new Promise((resolve, reject) => fdatasync(fd, (err) => (err ? reject(err) : resolve()))),
   ) {}
 
   /**
@@ -77,8 +80,9 @@ export class WalGroupCommit {
 
   async close(): Promise<void> {
     while (this.running) await new Promise((r) => setTimeout(r, 1));
-    await this.wal?.close().catch(() => undefined);
+    const fd = this.wal;
     this.wal = null;
+    if (fd !== null) await new Promise<void>((resolve) => closeFd(fd, () => resolve()));
   }
 
   /** Resolves when commit `seq` is on disk: a sync that starts after it covers it and every commit before. */
@@ -97,7 +101,7 @@ export class WalGroupCommit {
         try {
           // NOTE: SQLite keeps the WAL file while any connection is open (this one is), so the
           // handle stays on the live file.
-          this.wal ??= await open(this.walPath, 'r');
+          this.wal ??= await new Promise<number>((resolve, reject) => openFd(this.walPath, 'r', (err, fd) => (err ? reject(err) : resolve(fd))));
           covered = this.commitSeq; // what is in the WAL when the sync starts
           await this.datasync(this.wal);
           this.syncs++;
