@@ -204,8 +204,8 @@ async function main() {
     // was (a sync in between does not help; the virtual disk's host keeps writing back). The
     // downloads too: Berth's 1 GiB download measured 244 MB/s right after Distribution's
     // uploads and 485-991 MB/s otherwise.
-    const twice = name === 'blob uploads' || name === 'blob downloads';
-    const turns = twice ? [...order, ...[...order].reverse()] : order;
+    const transfers = name === 'blob uploads' || name === 'blob downloads';
+    const turns = transfers ? [...order, ...[...order].reverse()] : order;
     for (const side of turns) {
       if (root.signal.aborted) break;
       const ctx = runs[side];
@@ -219,9 +219,8 @@ async function main() {
       flushDirtyPages();
       // Blob transfers also wait for the virtual disk to settle: its host goes on writing back
       // after `sync` returns and slows the whole VM meanwhile (BENCH_SETTLE_SECONDS, default 20;
-      // untimed). Downloads too: right after the uploads, Berth's 1 GiB download from the page
-      // cache measured 256-287 MB/s against 688-991 MB/s in a run without the other's uploads.
-      if (name === 'blob uploads' || name === 'blob downloads') await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
+      // untimed).
+      if (transfers) await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);
       try {

@@ -319,12 +319,12 @@ export async function downloads(ctx) {
     // is the serving rate over loopback. Then three GETs, the median reported: downloads of the
     // same blob from the page cache ranged 420-2,400 MB/s minutes apart on this machine.
     await reg.getBlob(b.repo, b.digest, { discard: true });
+    const p = `/v2/${b.repo}/blobs/${b.digest}`;
     const rates = [];
     for (let i = 0; i < DOWNLOAD_REPEATS; i++) {
       const t0 = now();
       const res = await reg.getBlob(b.repo, b.digest, { discard: true });
       const dt = (now() - t0) / 1000;
-      const p = `/v2/${b.repo}/blobs/${b.digest}`;
       reg.must('blob GET -> Content-Length and body length = blob size', res.bytes === b.size && res.headers['content-length'] === String(b.size), 'GET', p, res, `(got ${res.bytes} bytes)`);
       reg.must('blob GET -> Docker-Content-Digest', res.headers['docker-content-digest'] === b.digest, 'GET', p, res);
       rates.push(b.size / 1e6 / dt);

@@ -1,4 +1,4 @@
-import { CompiledQuery, sql, type Kysely, type RawBuilder, type Selectable } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
 import type { InventoryManifest, ManifestReference, ManifestRow, ManifestStore, ManifestWithContent, Page, RepositoryInventory } from '../types.js';
 import { MediaType } from '../../core/media-types.js';
 import type { Database } from './schema.js';
@@ -60,7 +60,15 @@ export class KyselyManifests implements ManifestStore {
 
   async put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean> {
     const unique = new Map(refs.map((r) => [`${r.kind} ${r.digest}`, r]));
-    const blobBytes = this.blobBytes([...unique.values()].filter((r) => r.kind === 'blob').map((r) => r.digest));
+    const blobDigests = [...unique.values()].filter((r) => r.kind === 'blob').map((r) => r.digest);
+    // The summed sizes of its blobs (a blob without a row counts 0): a subquery of the insert (a
+    // statement fewer per manifest PUT), or summed first past the bound-parameter chunk.
+    const blobBytes =
+      blobDigests.length === 0
+        ? 0
+        : blobDigests.length <= CHUNK
+          ? sql<number>`(select coalesce(sum(size), 0) from blobs where digest in (${sql.join(blobDigests)}))`
+          : await this.sumBlobSizes(blobDigests);
     const res = await this.db
       .insertInto('manifests')
       .values({
@@ -74,7 +82,7 @@ export class KyselyManifests implements ManifestStore {
         annotations: row.annotations === null ? null : JSON.stringify(row.annotations),
         pushed_at: row.pushedAt,
         last_pulled_at: row.lastPulledAt,
-        blob_bytes: typeof blobBytes === 'function' ? await blobBytes() : blobBytes,
+        blob_bytes: blobBytes,
       })
       .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
       .executeTakeFirst();
@@ -95,22 +103,14 @@ export class KyselyManifests implements ManifestStore {
     return true;
   }
 
-  /**
-   * The summed sizes of these (distinct) blobs, a blob without a row counting 0: as a subquery
-   * of the manifest's insert (a statement fewer per manifest PUT), or, past the bound-parameter
-   * chunk, summed by separate queries first.
-   */
-  private blobBytes(digests: string[]): number | RawBuilder<number> | (() => Promise<number>) {
-    if (digests.length === 0) return 0;
-    if (digests.length <= CHUNK) return sql<number>`(select coalesce(sum(size), 0) from blobs where digest in (${sql.join(digests)}))`;
-    return async () => {
-      let bytes = 0;
-      for (const part of chunks(digests)) {
-        const r = await this.db.selectFrom('blobs').select(sql<number | string | null>`sum(size)`.as('n')).where('digest', 'in', part).executeTakeFirst();
-        bytes += Number(r?.n ?? 0);
-      }
-      return bytes;
-    };
+  /** The summed sizes of these (distinct) blobs, in chunks of bound parameters. */
+  private async sumBlobSizes(digests: string[]): Promise<number> {
+    let bytes = 0;
+    for (const part of chunks(digests)) {
+      const r = await this.db.selectFrom('blobs').select(sql<number | string | null>`sum(size)`.as('n')).where('digest', 'in', part).executeTakeFirst();
+      bytes += Number(r?.n ?? 0);
+    }
+    return bytes;
   }
 
   async delete(repositoryId: number, digest: string): Promise<boolean> {

@@ -89,53 +89,30 @@ function linkSizes(_d: Dialect): string[] {
   ];
 }
 
+/** A migration that runs these statements in order. */
+function statements(stmts: string[]): Migration {
+  return {
+    async up(db: Kysely<unknown>) {
+      for (const stmt of stmts) await sql.raw(stmt).execute(db);
+    },
+  };
+}
+
 export function migrationProvider(dialect: Dialect): MigrationProvider {
   const migrations: Record<string, Migration> = {
-    '0001_registry_core': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of initialSchema(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
-    '0002_settings': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of settingsSchema(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
-    '0003_gc_schedules_audit': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of gcSchema(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
-    '0004_identity': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of identitySchema(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
-    '0005_jobs_vulndb': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of jobsVulnDbSchema(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
-    '0007_scans': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of scansSchema(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
+    '0001_registry_core': statements(initialSchema(dialect)),
+    '0002_settings': statements(settingsSchema(dialect)),
+    '0003_gc_schedules_audit': statements(gcSchema(dialect)),
+    '0004_identity': statements(identitySchema(dialect)),
+    '0005_jobs_vulndb': statements(jobsVulnDbSchema(dialect)),
+    '0007_scans': statements(scansSchema(dialect)),
     '0008_sqlite_clustered_tables': {
       async up(db: Kysely<unknown>) {
         if (dialect === 'sqlite') await clusterSqliteTables(db);
       },
     },
-    '0009_manifest_blob_bytes': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of manifestBlobBytes(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
-    '0010_link_sizes': {
-      async up(db: Kysely<unknown>) {
-        for (const stmt of linkSizes(dialect)) await sql.raw(stmt).execute(db);
-      },
-    },
+    '0009_manifest_blob_bytes': statements(manifestBlobBytes(dialect)),
+    '0010_link_sizes': statements(linkSizes(dialect)),
   };
   return { getMigrations: async () => migrations };
 }

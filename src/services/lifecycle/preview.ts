@@ -67,14 +67,7 @@ export function previewResultAt(r: PreviewResults, i: number): PreviewResult {
   };
 }
 
-interface StoredColumns extends PreviewResults {
-  v: 2;
-  policyText: string;
-  status: 'COMPLETE';
-  evaluatedAt: number;
-  expiringCount: number;
-  bytesFreed: number;
-}
+type StoredColumns = Omit<LifecyclePreview, 'results'> & PreviewResults & { v: 2 };
 
 /** The form the first previews were stored in: the preview object with one object per result. */
 interface StoredObjects extends Omit<LifecyclePreview, 'results'> {
@@ -91,7 +84,8 @@ export function decodePreview(text: string): LifecyclePreview {
   const v = JSON.parse(text) as StoredColumns | StoredObjects;
   const header = { policyText: v.policyText, status: v.status, evaluatedAt: v.evaluatedAt, expiringCount: v.expiringCount, bytesFreed: v.bytesFreed };
   if ('v' in v) {
-    return { ...header, results: { digest: v.digest, tags: v.tags, pushedAt: v.pushedAt, rulePriority: v.rulePriority, action: v.action, sizeBytes: v.sizeBytes } };
+    const { digest, tags, pushedAt, rulePriority, action, sizeBytes } = v;
+    return { ...header, results: { digest, tags, pushedAt, rulePriority, action, sizeBytes } };
   }
   const r = v.results;
   return {
