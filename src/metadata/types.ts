@@ -85,12 +85,12 @@ export interface InventoryManifest {
   referrerOf: string | null;
   pushedAt: number;
   lastPulledAt: number | null;
-  /** Tags pointing at it, in lexical order. */
-  tags: string[];
+  /** Tags pointing at it, in lexical order (empty lists may be one shared frozen array). */
+  tags: readonly string[];
   /** As `ManifestStore.sizes` computes it. */
   sizeBytes: number;
   /** Indexes of the repository that list it as a child manifest. */
-  childOf: string[];
+  childOf: readonly string[];
 }
 
 export interface RepositoryInventory {
