@@ -87,19 +87,14 @@ export class LifecycleService {
     const images = await this.inventory(repository);
     const now = this.now();
     const byDigest = new Map(images.map((i) => [i.digest, i]));
-    const expired: string[] = [];
-    let bytes = 0;
-    for (const d of evaluateLifecyclePolicy(policy, images, now)) {
-      if (d.action !== 'expire') continue;
-      const r = await this.images.batchDelete(repository, [{ digest: d.digest }]);
-      if (r.failures.length > 0) continue;
-      const img = byDigest.get(d.digest)!;
-      expired.push(d.digest);
-      bytes += img.sizeBytes;
-      await this.meta.audit.record({ at: this.now(), actor, action: 'lifecycle.expire', repository, detail: { digest: d.digest, tags: img.tags, rulePriority: d.rulePriority, ...(d.via ? { via: d.via } : {}) } });
-    }
+    const decisions = new Map(evaluateLifecyclePolicy(policy, images, now).filter((d) => d.action === 'expire').map((d) => [d.digest, d]));
+    // Many expiries per transaction, each with its audit event (the tags it had when it went).
+    const { deleted } = await this.images.expire(repository, [...decisions.keys()], (digest, tags) => {
+      const d = decisions.get(digest)!;
+      return { at: this.now(), actor, action: 'lifecycle.expire', repository, detail: { digest, tags, rulePriority: d.rulePriority, ...(d.via ? { via: d.via } : {}) } };
+    });
     await this.meta.registry.put(`lifecycle-evaluated/${repository}`, String(now));
-    return { expired, bytes };
+    return { expired: deleted.map((d) => d.digest), bytes: deleted.reduce((n, d) => n + (byDigest.get(d.digest)?.sizeBytes ?? 0), 0) };
   }
 
   /** Applies every repository's lifecycle policy (the scheduled run). */

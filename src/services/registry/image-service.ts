@@ -6,7 +6,7 @@
 import { BerthError, isBerthError } from '../../core/errors.js';
 import { parseDigest } from '../../core/digest.js';
 import { isValidTag, validateRepositoryName } from '../../core/names.js';
-import type { ManifestRow, MetadataStore, RepositoryRow } from '../../metadata/types.js';
+import type { AuditLog, ManifestRow, MetadataStore, RepositoryRow } from '../../metadata/types.js';
 
 export interface ImageRef {
   digest?: string;
@@ -160,6 +160,50 @@ export class ImageService {
         if (!isBerthError(err, 'MANIFEST_REFERENCED')) throw err;
         failures.push({ ref, code: 'ImageReferencedByManifestList', reason: err.message });
       }
+    }
+    return { deleted, failures };
+  }
+
+  /**
+   * Deletes images by digest (each with all its tags), many per transaction, each deletion's
+   * audit event recorded in the same transaction as the deletion. An image that an index still
+   * references (one not deleted before it here) stays, as a failure; a digest no longer present
+   * is skipped. NOTE: a lifecycle run expires tens of thousands of images at once. Measured
+   * expiring 93,500 of 100,000 images: one transaction per image (batchDelete) 179.6 s,
+   * transactions of 100 images 38.6 s, of 500 37.0 s; 100 keeps each transaction (which holds
+   * the SQLite connection) short for the requests waiting behind it.
+   */
+  async expire(
+    name: string,
+    digests: readonly string[],
+    audit: (digest: string, tags: string[]) => Parameters<AuditLog['record']>[0],
+    batch = 100,
+  ): Promise<{ deleted: { digest: string; tags: string[] }[]; failures: ImageFailure[] }> {
+    const repo = await this.repository(name);
+    const deleted: { digest: string; tags: string[] }[] = [];
+    const failures: ImageFailure[] = [];
+    for (let i = 0; i < digests.length; i += batch) {
+      const part = digests.slice(i, i + batch);
+      const done = await this.meta.tx(async (tx) => {
+        const out: { deleted: { digest: string; tags: string[] }[]; failures: ImageFailure[] } = { deleted: [], failures: [] };
+        const present = await tx.manifests.presentAmong(repo.id, part);
+        for (const digest of part) {
+          if (!present.has(digest)) continue;
+          present.delete(digest); // a digest listed twice is deleted once
+          const parents = await tx.manifests.parentsOf(repo.id, digest);
+          if (parents.length > 0) {
+            out.failures.push({ ref: { digest }, code: 'ImageReferencedByManifestList', reason: `image ${digest} is referenced by manifest list ${parents.join(', ')}` });
+            continue;
+          }
+          const tags = await tx.tags.of(repo.id, digest);
+          await tx.manifests.delete(repo.id, digest);
+          await tx.audit.record(audit(digest, tags));
+          out.deleted.push({ digest, tags });
+        }
+        return out;
+      });
+      deleted.push(...done.deleted);
+      failures.push(...done.failures);
     }
     return { deleted, failures };
   }
