@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { openSqliteMetadataStore } from './sqlite.js';
+import { Kysely, SqliteDialect } from 'kysely';
+import { openSqliteMetadataStore, optimizeUnlessBusy } from './sqlite.js';
 
 describe('SQLite planner statistics', () => {
   const dirs: string[] = [];
@@ -50,6 +51,37 @@ describe('SQLite planner statistics', () => {
       expect(detail).toContain('tags_digest');
     } finally {
       after.close();
+    }
+  });
+
+  it('skips the hourly run while another process holds the write lock, without waiting for it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'berth-planner-'));
+    dirs.push(dir);
+    const path = join(dir, 'berth.db');
+    const raw = new Database(path);
+    raw.pragma('journal_mode = WAL');
+    raw.exec(`create table t (a integer, b text); create index t_b on t (b)`);
+    raw.transaction(() => {
+      const ins = raw.prepare('insert into t (a, b) values (?, ?)');
+      for (let i = 0; i < 5000; i++) ins.run(i, `v${i % 7}`);
+    })();
+    const stats = (): number => (raw.prepare(`select count(*) n from sqlite_master where name = 'sqlite_stat1'`).get() as { n: number }).n;
+    const db = new Database(path);
+    db.pragma('busy_timeout = 10000');
+    const kysely = new Kysely<unknown>({ dialect: new SqliteDialect({ database: db }) });
+    try {
+      raw.exec('begin immediate');
+      raw.prepare('insert into t (a, b) values (1, ?)').run('held');
+      const started = Date.now();
+      await optimizeUnlessBusy(kysely as never);
+      expect(Date.now() - started).toBeLessThan(2000); // not SQLite's 10 s busy wait
+      raw.exec('commit');
+      expect(stats()).toBe(0);
+      await optimizeUnlessBusy(kysely as never);
+      expect(stats()).toBe(1);
+    } finally {
+      await kysely.destroy();
+      raw.close();
     }
   });
 });

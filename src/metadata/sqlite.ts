@@ -41,13 +41,20 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   // Kysely, so the statement waits for the connection like any other (never inside another
   // request's transaction).
   await sql.raw('pragma optimize = 0x10002').execute(kysely);
-  optimizer = setInterval(() => {
-    sql
-      .raw('pragma optimize')
-      .execute(kysely)
-      .catch(() => undefined);
-  }, OPTIMIZE_EVERY_MS).unref();
+  optimizer = setInterval(() => void optimizeUnlessBusy(kysely), OPTIMIZE_EVERY_MS).unref();
   return store;
+}
+
+/**
+ * The hourly `pragma optimize`. While another process (`berth gc`, a second worker) holds the
+ * write lock it fails at once rather than sleeping in SQLite's busy handler on the event loop's
+ * thread (tested), and the next hour tries again.
+ */
+export async function optimizeUnlessBusy(kysely: Kysely<Schema>): Promise<void> {
+  await sql
+    .raw('pragma optimize')
+    .execute(kysely)
+    .catch(() => undefined);
 }
 
 const OPTIMIZE_EVERY_MS = 3_600_000;
