@@ -40,19 +40,19 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   // run expiring 93,500 images of a 100,000-image repository went at 35-45 images/s. Through
   // Kysely, so the statement waits for the connection like any other (never inside another
   // request's transaction).
-  await sql.raw('pragma optimize = 0x10002').execute(kysely);
+  await optimizeUnlessBusy(kysely, 'optimize = 0x10002');
   optimizer = setInterval(() => void optimizeUnlessBusy(kysely), OPTIMIZE_EVERY_MS).unref();
   return store;
 }
 
 /**
- * The hourly `pragma optimize`. While another process (`berth gc`, a second worker) holds the
- * write lock it fails at once rather than sleeping in SQLite's busy handler on the event loop's
- * thread (tested), and the next hour tries again.
+ * `pragma optimize`. While another process (`berth serve` beside `berth gc`, a second worker)
+ * holds the write lock it fails at once rather than sleeping in SQLite's busy handler on the
+ * event loop's thread (tested); the store opens anyway, and the next hour tries again.
  */
-export async function optimizeUnlessBusy(kysely: Kysely<Schema>): Promise<void> {
+export async function optimizeUnlessBusy(kysely: Kysely<Schema>, pragma = 'optimize'): Promise<void> {
   await sql
-    .raw('pragma optimize')
+    .raw(`pragma ${pragma}`)
     .execute(kysely)
     .catch(() => undefined);
 }
