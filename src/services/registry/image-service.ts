@@ -3,10 +3,10 @@
  * batch delete, layer availability. Per-item problems are returned as failures, never
  * thrown, so one bad id does not fail a batch.
  */
-import { BerthError, isBerthError } from '../../core/errors.js';
+import { BerthError } from '../../core/errors.js';
 import { parseDigest } from '../../core/digest.js';
 import { isValidTag, validateRepositoryName } from '../../core/names.js';
-import type { AuditLog, ManifestRow, MetadataStore, RepositoryRow } from '../../metadata/types.js';
+import type { AuditLog, ManifestRow, MetadataStore, MetadataTx, RepositoryRow } from '../../metadata/types.js';
 
 export interface ImageRef {
   digest?: string;
@@ -139,27 +139,19 @@ export class ImageService {
         continue;
       }
       const digest = r.row.digest;
-      try {
-        await this.meta.tx(async (tx) => {
+      const outcome = await this.meta.tx(async (tx): Promise<{ tags: string[] } | ImageFailure | null> => {
+        if (ref.tag !== undefined && ref.digest === undefined) {
           const parents = await tx.manifests.parentsOf(repo.id, digest);
-          if (ref.tag !== undefined && ref.digest === undefined) {
-            await tx.tags.delete(repo.id, ref.tag);
-            deleted.push({ digest, tag: ref.tag });
-            if ((await tx.tags.of(repo.id, digest)).length === 0 && parents.length === 0) await tx.manifests.delete(repo.id, digest);
-            return;
-          }
-          if (parents.length > 0) {
-            throw new BerthError('MANIFEST_REFERENCED', `image ${digest} is referenced by manifest list ${parents.join(', ')}`);
-          }
-          const tags = await tx.tags.of(repo.id, digest);
-          await tx.manifests.delete(repo.id, digest);
-          if (tags.length === 0) deleted.push({ digest });
-          for (const tag of tags) deleted.push({ digest, tag });
-        });
-      } catch (err) {
-        if (!isBerthError(err, 'MANIFEST_REFERENCED')) throw err;
-        failures.push({ ref, code: 'ImageReferencedByManifestList', reason: err.message });
-      }
+          await tx.tags.delete(repo.id, ref.tag);
+          if ((await tx.tags.of(repo.id, digest)).length === 0 && parents.length === 0) await tx.manifests.delete(repo.id, digest);
+          return null;
+        }
+        return this.deleteImage(tx, repo.id, digest, ref);
+      });
+      if (outcome === null) deleted.push({ digest, tag: ref.tag! });
+      else if ('code' in outcome) failures.push(outcome);
+      else if (outcome.tags.length === 0) deleted.push({ digest });
+      else for (const tag of outcome.tags) deleted.push({ digest, tag });
     }
     return { deleted, failures };
   }
@@ -190,15 +182,13 @@ export class ImageService {
         for (const digest of part) {
           if (!present.has(digest)) continue;
           present.delete(digest); // a digest listed twice is deleted once
-          const parents = await tx.manifests.parentsOf(repo.id, digest);
-          if (parents.length > 0) {
-            out.failures.push({ ref: { digest }, code: 'ImageReferencedByManifestList', reason: `image ${digest} is referenced by manifest list ${parents.join(', ')}` });
+          const r = await this.deleteImage(tx, repo.id, digest, { digest });
+          if ('code' in r) {
+            out.failures.push(r);
             continue;
           }
-          const tags = await tx.tags.of(repo.id, digest);
-          await tx.manifests.delete(repo.id, digest);
-          await tx.audit.record(audit(digest, tags));
-          out.deleted.push({ digest, tags });
+          await tx.audit.record(audit(digest, r.tags));
+          out.deleted.push({ digest, tags: r.tags });
         }
         return out;
       });
@@ -206,6 +196,15 @@ export class ImageService {
       failures.push(...done.failures);
     }
     return { deleted, failures };
+  }
+
+  /** Deletes the image and all its tags within `tx`, unless an index of the repository still lists it. */
+  private async deleteImage(tx: MetadataTx, repositoryId: number, digest: string, ref: ImageRef): Promise<{ tags: string[] } | ImageFailure> {
+    const parents = await tx.manifests.parentsOf(repositoryId, digest);
+    if (parents.length > 0) return { ref, code: 'ImageReferencedByManifestList', reason: `image ${digest} is referenced by manifest list ${parents.join(', ')}` };
+    const tags = await tx.tags.of(repositoryId, digest);
+    await tx.manifests.delete(repositoryId, digest);
+    return { tags };
   }
 
   async layerAvailability(name: string, digests: string[]): Promise<{ layers: { digest: string; size: number }[]; failures: { digest: string; code: 'InvalidLayerDigest' | 'MissingLayerDigest'; reason: string }[] }> {
