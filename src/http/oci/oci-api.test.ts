@@ -208,7 +208,10 @@ describe('blob uploads', () => {
     expect((await req('GET', location)).headers.range).toBe('0-0');
     // Without the state, or with an altered one, or in another repository, the session is unknown.
     expect((await req('GET', location.split('?')[0]!)).statusCode).toBe(404);
-    expect((await req('GET', location.replace(/.(?=$)/, (c) => (c === 'A' ? 'B' : 'A')))).statusCode).toBe(404);
+    // The signature's last base64url character carries two padding bits (flipping only those keeps
+    // the bytes, and the test failed when it happened to end in A-D); the one before is all data.
+    const i = location.length - 2;
+    expect((await req('GET', `${location.slice(0, i)}${location[i] === 'A' ? 'B' : 'A'}${location.slice(i + 1)}`)).statusCode).toBe(404);
     expect((await req('GET', location.replace('blobs/lazy/', 'blobs/other/'))).statusCode).toBe(404);
     const p = await req('PATCH', location, { body: 'abc' });
     expect(p.headers.range).toBe('0-2');
