@@ -71,27 +71,41 @@ export function decideLifecycleImages<I extends LifecycleImage>(policy: Lifecycl
   for (const image of all) (hasUnits && isUnitMember(image, byDigest) ? members : selectable).push(image);
   const rules = [...policy.rules].sort((a, b) => a.rulePriority - b.rulePriority);
 
-  // 1. Every rule on its own, over the same images (positions in `selectable`).
-  const evaluated = rules.map((rule) => {
-    const scope: number[] = [];
-    for (let i = 0; i < selectable.length; i++) if (inScope(rule, selectable[i]!)) scope.push(i);
-    return { rule, scope, selected: selectedBy(rule, scope, selectable, now) };
+  // One order for every rule and for the result: newest push first (equal push times: lower
+  // digest first). NOTE: sorting once, by keys in a typed array, instead of each count rule's
+  // scope and then the decisions by comparing image objects: the evaluator at 100,000 images
+  // spent three quarters of its 0.3-0.4 s in those two sorts.
+  const n = selectable.length;
+  const pushedAt = new Float64Array(n);
+  for (let i = 0; i < n; i++) pushedAt[i] = selectable[i]!.pushedAt;
+  const newestFirst: number[] = new Array<number>(n);
+  for (let i = 0; i < n; i++) newestFirst[i] = i;
+  newestFirst.sort((a, b) => pushedAt[b]! - pushedAt[a]! || byteOrder(selectable[a]!.digest, selectable[b]!.digest));
+
+  // 1. Every rule on its own, over the same images (flags per position in `selectable`); an
+  //    image belongs to the first rule, by priority, whose scope holds it.
+  const owner = new Int32Array(n).fill(-1);
+  const selected = rules.map((rule, r) => {
+    const scope = new Uint8Array(n);
+    for (let i = 0; i < n; i++) {
+      if (!inScope(rule, selectable[i]!)) continue;
+      scope[i] = 1;
+      if (owner[i]! < 0) owner[i] = r;
+    }
+    return selectedBy(rule, scope, newestFirst, selectable, now);
   });
 
-  // 2. Applied by priority: the first rule whose scope holds an image owns it.
-  const owned = new Uint8Array(selectable.length);
+  // 2. Applied by priority: the owning rule acts on the images it selected, oldest push first.
   const direct: DecidedImage<I>[] = [];
-  for (const { rule, scope, selected } of evaluated) {
-    for (const i of scope) {
-      if (owned[i]) continue;
-      owned[i] = 1;
-      const image = selectable[i]!;
-      if (selected[i] && !isProtected(image)) {
-        direct.push({ image, decision: { digest: image.digest, rulePriority: rule.rulePriority, action: rule.action.type } });
-      }
-    }
+  for (let k = n - 1; k >= 0; k--) {
+    const i = newestFirst[k]!;
+    const r = owner[i]!;
+    if (r < 0 || !selected[r]![i]) continue;
+    const image = selectable[i]!;
+    if (isProtected(image)) continue;
+    const rule = rules[r]!;
+    direct.push({ image, decision: { digest: image.digest, rulePriority: rule.rulePriority, action: rule.action.type } });
   }
-  direct.sort((a, b) => olderFirst(a.image, b.image));
   return members.length === 0 ? direct : [...direct, ...carryUnits(members, byDigest, direct, isProtected)];
 }
 
@@ -109,21 +123,29 @@ function inScope(rule: LifecycleRule, image: LifecycleImage): boolean {
   return storageClassOf(image) === rule.selection.storageClass && matchesTagRequirements(rule.selection, image.tags);
 }
 
-function olderFirst(a: LifecycleImage, b: LifecycleImage): number {
-  return a.pushedAt - b.pushedAt || (a.digest < b.digest ? 1 : a.digest > b.digest ? -1 : 0);
+function byteOrder(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
-/** Flags, per position in `images`, of the images in `scope` a rule would act on if it were the only rule. */
-function selectedBy(rule: LifecycleRule, scope: readonly number[], images: readonly LifecycleImage[], now: number): Uint8Array {
+/**
+ * Flags, per position in `images`, of the images in `scope` (flags by position) a rule would act
+ * on if it were the only rule. `newestFirst`: every position, newest push first.
+ */
+function selectedBy(rule: LifecycleRule, scope: Uint8Array, newestFirst: readonly number[], images: readonly LifecycleImage[], now: number): Uint8Array {
   const { countType, countNumber } = rule.selection;
   const selected = new Uint8Array(images.length);
   if (countType === 'imageCountMoreThan') {
-    const newestFirst = [...scope].sort((a, b) => olderFirst(images[b]!, images[a]!));
-    for (let k = countNumber; k < newestFirst.length; k++) selected[newestFirst[k]!] = 1;
+    let kept = 0;
+    for (const i of newestFirst) {
+      if (!scope[i]) continue;
+      if (kept < countNumber) kept++;
+      else selected[i] = 1;
+    }
     return selected;
   }
   const limit = countNumber * DAY_MS;
-  for (const i of scope) {
+  for (let i = 0; i < images.length; i++) {
+    if (!scope[i]) continue;
     const image = images[i]!;
     const since =
       countType === 'sinceImagePushed'
