@@ -1,7 +1,7 @@
 /**
  * The MetadataStore contract suite; each implementation's `*.contract.test.ts` calls it.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY_SETTINGS, type ManifestRow, type MetadataStore } from './types.js';
 import { identityContractCases } from './contract-identity.js';
@@ -285,6 +285,56 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.manifests.exclusiveBytes(other.id, many)).toBe(0);
       // Calls at the same time each see their own set.
       expect(await Promise.all([store.manifests.exclusiveBytes(repo.id, [img]), store.manifests.exclusiveBytes(repo.id, [img2]), store.manifests.exclusiveBytes(repo.id, [img, img2])])).toEqual([100, 0, 100]);
+    });
+
+    it('reads a snapshot: one consistent view beside writes, freed bytes counted through either side', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const u = randomUUID();
+      // Digests spread over the whole digest space (the SQLite store reads it range by range).
+      const h = (s: string): string => `sha256:${createHash('sha256').update(`${u}/${s}`).digest('hex')}`;
+      const shared = h('shared');
+      await store.blobs.insert({ digest: shared, size: 1000, storageKey: `k/${shared}`, createdAt: 1 });
+      await store.blobs.link(repo.id, shared, 1);
+      const images = Array.from({ length: 40 }, (_, i) => ({ digest: h(`m${i}`), own: h(`b${i}`), size: i + 1 }));
+      for (const [i, m] of images.entries()) {
+        await store.blobs.insert({ digest: m.own, size: m.size, storageKey: `k/${m.own}`, createdAt: 1 });
+        await store.blobs.link(repo.id, m.own, 1);
+        await store.manifests.put(manifest(repo.id, m.digest, { pushedAt: i }), Buffer.from('{}'), [{ digest: m.own, kind: 'blob' }, { digest: shared, kind: 'blob' }]);
+        if (i % 3 === 0) await store.tags.set(repo.id, `t${i}`, m.digest, 1);
+      }
+      const late = h('late');
+      const ownBytes = (list: typeof images): number => list.reduce((n, m) => n + m.size, 0);
+      const seen = await store.snapshot(async (view) => {
+        const before = (await view.manifests.inventory(repo.id)).manifests;
+        // Written meanwhile, outside the snapshot: a new image on the shared blob, one image gone, a tag moved.
+        await store.manifests.put(manifest(repo.id, late), Buffer.from('{}'), [{ digest: shared, kind: 'blob' }]);
+        await store.manifests.delete(repo.id, images[1]!.digest);
+        await store.tags.set(repo.id, 't0', images[2]!.digest, 2);
+        const again = (await view.manifests.inventory(repo.id)).manifests;
+        return {
+          before,
+          again,
+          // All but one (through the kept side), one (through the expiring side), all (shared blob too).
+          allButFirst: await view.manifests.exclusiveBytes(repo.id, images.slice(1).map((m) => m.digest)),
+          first: await view.manifests.exclusiveBytes(repo.id, [images[0]!.digest]),
+          all: await view.manifests.exclusiveBytes(repo.id, [...images.map((m) => m.digest), h('not-here')]),
+        };
+      });
+      const summary = (list: typeof seen.before) => list.map((m) => `${m.digest} ${m.tags.join(',')}`).sort();
+      expect(seen.before).toHaveLength(40);
+      expect(summary(seen.again)).toEqual(summary(seen.before));
+      expect(seen.before.find((m) => m.digest === images[0]!.digest)?.tags).toEqual(['t0']);
+      expect(seen.allButFirst).toBe(ownBytes(images.slice(1)));
+      expect(seen.first).toBe(1);
+      expect(seen.all).toBe(ownBytes(images) + 1000);
+      // Outside, after it: the writes are there, and the late image keeps the shared blob.
+      const now = (await store.manifests.inventory(repo.id)).manifests;
+      expect(now.map((m) => m.digest).sort()).toEqual([late, ...images.filter((_, i) => i !== 1).map((m) => m.digest)].sort());
+      expect(now.find((m) => m.digest === images[2]!.digest)?.tags).toEqual(['t0']);
+      expect(await store.manifests.exclusiveBytes(repo.id, images.map((m) => m.digest))).toBe(ownBytes(images) - images[1]!.size);
+      // A snapshot that fails ends, and the next one runs.
+      await expect(store.snapshot(async () => Promise.reject(new Error('boom')))).rejects.toThrow('boom');
+      expect((await store.snapshot((view) => view.manifests.inventory(repo.id))).manifests.map((m) => m.digest).sort()).toEqual(now.map((m) => m.digest).sort());
     });
 
     it('keeps registry settings, first writer wins on putIfAbsent', async () => {

@@ -31,7 +31,13 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   const sqlite = new SqliteDialect({ database: withStatementCache(db, group, () => clearInterval(optimizer)) });
   const commitStatement = db.prepare('commit');
   const kysely = new Kysely<Schema>({ dialect: group ? withGroupCommit(sqlite, group) : sqlite });
-  const store = new KyselyMetadataStore(kysely, 'sqlite', writeTransactionStarter(db), group ? async () => group.commit(commitStatement) : undefined);
+  const store = new KyselyMetadataStore(
+    kysely,
+    'sqlite',
+    writeTransactionStarter(db),
+    group ? async () => group.commit(commitStatement) : undefined,
+    db.memory ? undefined : () => openReader(path),
+  );
   await store.migrate();
   // Planner statistics, as SQLite advises for long-lived connections: at open for every table
   // (0x10002), then hourly for the tables whose size changed tenfold. NOTE: without them the
@@ -43,6 +49,15 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   await optimizeUnlessBusy(kysely, 'optimize = 0x10002');
   optimizer = setInterval(() => void optimizeUnlessBusy(kysely), OPTIMIZE_EVERY_MS).unref();
   return store;
+}
+
+/** The read-only connection snapshots run on (see KyselyMetadataStore.snapshot). */
+function openReader(path: string): Kysely<Schema> {
+  const db = new Database(path, { readonly: true });
+  db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+  // The digest sets of exclusiveBytes are temporary tables: in memory.
+  db.pragma('temp_store = MEMORY');
+  return new Kysely<Schema>({ dialect: new SqliteDialect({ database: withStatementCache(db, null, () => undefined) }) });
 }
 
 /**

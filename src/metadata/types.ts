@@ -297,10 +297,23 @@ export interface MetadataTx {
   readonly scans: ScanStore;
 }
 
+/** The reads a snapshot offers. In one snapshot, `exclusiveBytes` after `inventory` of the same repository counts through the smaller of the two sets (the expiring or the kept manifests). */
+export interface MetadataSnapshot {
+  manifests: Pick<ManifestStore, 'inventory' | 'exclusiveBytes'>;
+}
+
 export interface MetadataStore extends MetadataTx {
   readonly dialect: 'sqlite' | 'postgres';
   /** Runs `fn` in one transaction (see the guarantees above). Do no slow I/O inside it. */
   tx<T>(fn: (tx: MetadataTx) => Promise<T>): Promise<T>;
+  /**
+   * Runs `fn` over one consistent read-only view of the store (a snapshot: writes committed
+   * meanwhile are not seen), beside other requests' writes. For whole-repository reads (a
+   * lifecycle preview or run). SQLite: on a connection of its own, in slices that let other
+   * requests run between them (better-sqlite3 blocks the event loop while a statement runs);
+   * one snapshot at a time per process.
+   */
+  snapshot<T>(fn: (view: MetadataSnapshot) => Promise<T>): Promise<T>;
   /** Round-trips to the database (for /healthz). */
   ping(): Promise<void>;
   close(): Promise<void>;

@@ -1,5 +1,5 @@
 import { Migrator, sql, type Kysely } from 'kysely';
-import type { MetadataStore, MetadataTx } from '../types.js';
+import type { MetadataSnapshot, MetadataStore, MetadataTx } from '../types.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 import { KyselyBlobs } from './blobs.js';
@@ -28,6 +28,10 @@ function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx 
     vulndb: new KyselyVulnDb(db, dialect),
     scans: new KyselyScans(db, dialect),
   };
+}
+
+function snapshotView(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataSnapshot {
+  return { manifests: new KyselyManifests(db, dialect, { snapshot: true }) };
 }
 
 /** The one MetadataStore implementation; the dialect modules only build the Kysely instance. */
@@ -60,6 +64,8 @@ export class KyselyMetadataStore implements MetadataStore {
       await sql`commit`.execute(conn);
       return undefined;
     },
+    /** SQLite on a file: opens the read-only connection snapshots run on (the main one otherwise). */
+    private readonly openReader?: () => Kysely<Database>,
   ) {
     const root = bind(db, dialect);
     this.repositories = root.repositories;
@@ -106,11 +112,39 @@ export class KyselyMetadataStore implements MetadataStore {
     return result;
   }
 
+  async snapshot<T>(fn: (view: MetadataSnapshot) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') {
+      return this.db
+        .transaction()
+        .setIsolationLevel('repeatable read')
+        .setAccessMode('read only')
+        .execute((trx) => fn(snapshotView(trx, 'postgres')));
+    }
+    // A deferred transaction on its own connection: its first read fixes the snapshot (WAL
+    // keeps it while the main connection commits). Held for the whole of `fn`, so snapshots
+    // take turns.
+    this.reader ??= this.openReader?.() ?? this.db;
+    return this.reader.connection().execute(async (conn) => {
+      await sql`begin`.execute(conn);
+      try {
+        const result = await fn(snapshotView(conn, 'sqlite'));
+        await sql`commit`.execute(conn);
+        return result;
+      } catch (err) {
+        await sql`rollback`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
+  }
+
+  private reader: Kysely<Database> | undefined;
+
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
   }
 
   async close(): Promise<void> {
+    if (this.reader && this.reader !== this.db) await this.reader.destroy();
     await this.db.destroy();
   }
 }
