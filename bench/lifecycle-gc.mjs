@@ -151,10 +151,15 @@ const policy = JSON.stringify({ rules: [
   { rulePriority: 2, description: 'builds: keep 5000', selection: { tagStatus: 'tagged', tagPrefixList: ['build'], countType: 'imageCountMoreThan', countNumber: 5000 }, action: { type: 'expire' } },
   { rulePriority: 3, description: 'untagged after 30 days', selection: { tagStatus: 'untagged', countType: 'sinceImagePushed', countUnit: 'days', countNumber: 30 }, action: { type: 'expire' } },
 ] });
-const p0 = performance.now();
-await ecr.send(new StartLifecyclePolicyPreviewCommand({ repositoryName: 'bench/lifecycle', lifecyclePolicyText: policy }));
-const p1 = performance.now();
-const previewSeconds = (p1 - p0) / 1000;
+// Twice: the first preview after the server starts (code not yet optimized) and a second one.
+const previews = [];
+for (let k = 0; k < 2; k++) {
+  const p0 = performance.now();
+  await ecr.send(new StartLifecyclePolicyPreviewCommand({ repositoryName: 'bench/lifecycle', lifecyclePolicyText: policy }));
+  previews.push([p0, performance.now()]);
+  await new Promise((r) => setTimeout(r, 1000));
+}
+const previewSeconds = Math.max(...previews.map(([a, b]) => b - a)) / 1000;
 const first = await ecr.send(new GetLifecyclePolicyPreviewCommand({ repositoryName: 'bench/lifecycle', maxResults: 100 }));
 const expiring = first.summary?.expiringImageTotalCount ?? 0;
 
@@ -178,10 +183,13 @@ const gc = JSON.parse(gcOut);
 
 pushing = false;
 await Promise.all(loops);
-// The preview runs on the server's main thread: the pushes finished inside its window, and the
-// longest push that overlapped it (counted once every push has finished).
-const finishedInPreview = pushes.spans.filter(([, b]) => b >= p0 && b <= p1).length;
-const longestOverPreview = Math.max(0, ...pushes.spans.filter(([a, b]) => b >= p0 && a <= p1).map(([a, b]) => b - a));
+// Pushes finished inside each preview's window, and the longest push that overlapped it
+// (counted once every push has finished).
+const duringPreviews = previews.map(([p0, p1]) => ({
+  seconds: (p1 - p0) / 1000,
+  finished: pushes.spans.filter(([, b]) => b >= p0 && b <= p1).length,
+  longest: Math.max(0, ...pushes.spans.filter(([a, b]) => b >= p0 && a <= p1).map(([a, b]) => b - a)),
+}));
 // Every image pushed during the run pulls back.
 let intact = 0;
 for (const p of pushed.slice(-50)) {
@@ -209,7 +217,7 @@ const lat = pushes.latencies.sort((a, b) => a - b);
 const p99 = lat[Math.floor(lat.length * 0.99)] ?? NaN;
 
 const rows = [
-  ['Lifecycle preview via StartLifecyclePolicyPreview', `${IMAGES.toLocaleString('en')} images`, `${previewSeconds.toFixed(2)} s`, '< 2 s', previewSeconds < 2 ? 'met' : 'not met'],
+  ['Lifecycle preview via StartLifecyclePolicyPreview (first after start; second)', `${IMAGES.toLocaleString('en')} images`, duringPreviews.map((p) => `${p.seconds.toFixed(2)} s`).join('; '), '< 2 s', previewSeconds < 2 ? 'met' : 'not met'],
   ['  of which the pure evaluator', `${IMAGES.toLocaleString('en')} images`, `${evalSeconds.toFixed(3)} s`, '', ''],
   ['Garbage-collection pass (`berth gc`)', `${BLOBS.toLocaleString('en')} blobs`, `${gcSeconds.toFixed(1)} s`, '< 60 s', gcSeconds < 60 ? 'met' : 'not met'],
   ['Lifecycle run (the scheduled expiry), in-process', `${applied.expired.length.toLocaleString('en')} images expired`, `${applySeconds.toFixed(1)} s`, '', ''],
@@ -226,7 +234,7 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 
 - The preview found ${expiring.toLocaleString('en')} images to expire (the pure evaluator: ${decisions.length.toLocaleString('en')} decisions).
 - Garbage collection removed ${gc.blobsDeleted.toLocaleString('en')} unused blobs (${(gc.bytesFreed / 1e6).toFixed(0)} MB of metadata-declared size) and ${gc.orphansDeleted} orphaned objects, one transaction per 2,000 blobs.
-- Pushes finished during the preview: ${finishedInPreview}; the longest push overlapping it took ${longestOverPreview.toFixed(0)} ms (the preview runs on the server's main thread, which answers nothing else meanwhile).
+- Pushes finished during the previews: ${duringPreviews.map((p) => p.finished).join('; ')}; the longest push overlapping them took ${duringPreviews.map((p) => `${p.longest.toFixed(0)} ms`).join('; ')} (a preview reads one snapshot of the repository on its own connection in 65 ranges of digests and decides in steps, answering other requests between them).
 - Pushes while \`berth gc\` ran: ${duringGc.length}, p99 ${gcP99.toFixed(0)} ms, longest ${gcMax.toFixed(0)} ms.
 - The lifecycle run expired ${applied.expired.length.toLocaleString('en')} images (${(applied.bytes / 1e6).toFixed(0)} MB of their blobs' size) in transactions of 100, each expiry with its audit event${expireEvents > 0 ? '' : ' (NONE FOUND: check the audit log)'}; it ran after the server stopped, without concurrent pushes.
 - Pushes during the run: ${pushes.ok} acknowledged, ${pushes.failed} failed${pushes.firstError ? ` (first: ${pushes.firstError})` : ''}, p99 latency ${p99.toFixed(0)} ms; the last ${Math.min(50, pushed.length)} pushed layers pulled back intact: ${intact}.
