@@ -39,6 +39,7 @@ export const ECR_ERRORS = {
   REGISTRY_POLICY_NOT_FOUND: ['RegistryPolicyNotFoundException'],
   LIFECYCLE_POLICY_NOT_FOUND: ['LifecyclePolicyNotFoundException'],
   LIFECYCLE_PREVIEW_NOT_FOUND: ['LifecyclePolicyPreviewNotFoundException'],
+  LIFECYCLE_PREVIEW_IN_PROGRESS: ['LifecyclePolicyPreviewInProgressException'],
   SCAN_NOT_FOUND: ['ScanNotFoundException'],
   ACCESS_DENIED: ['AccessDeniedException' as EcrErrorName],
   UNAUTHENTICATED: ['UnrecognizedClientException' as EcrErrorName],

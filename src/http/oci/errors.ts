@@ -57,6 +57,7 @@ export const OCI_ERRORS = {
   REGISTRY_POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   LIFECYCLE_POLICY_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
   LIFECYCLE_PREVIEW_NOT_FOUND: { code: 'NAME_UNKNOWN', status: 404 },
+  LIFECYCLE_PREVIEW_IN_PROGRESS: { code: 'DENIED', status: 409 },
   SCAN_NOT_FOUND: { code: 'MANIFEST_UNKNOWN', status: 404 },
   ACCESS_DENIED: { code: 'DENIED', status: 403 },
   UNAUTHENTICATED: { code: 'UNAUTHORIZED', status: 401 },

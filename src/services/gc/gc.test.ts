@@ -130,6 +130,16 @@ describe('storage accounting', () => {
     expect(preview.bytesFreed).toBe(1000);
   });
 
+  it('computes one preview per repository at a time: a second request meanwhile is refused, as ECR does', async () => {
+    const policy = JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } }] });
+    const [first, second, elsewhere] = await Promise.allSettled([app.lifecycle.preview('usage/a', policy), app.lifecycle.preview('usage/a', policy), app.lifecycle.preview('usage/b', policy)]);
+    expect(first.status).toBe('fulfilled');
+    expect(second).toMatchObject({ status: 'rejected', reason: { code: 'LIFECYCLE_PREVIEW_IN_PROGRESS' } });
+    expect(elsewhere.status).toBe('fulfilled');
+    // Once it has completed, the next one runs.
+    expect((await app.lifecycle.preview('usage/a', policy)).expiringCount).toBe(1);
+  });
+
   it('serves preview pages from a decoded copy until any node stores a newer preview', async () => {
     const policy = (n: number): string =>
       JSON.stringify({ rules: [{ rulePriority: 1, description: `keep ${n}`, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: n }, action: { type: 'expire' } }] });

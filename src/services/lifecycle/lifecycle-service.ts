@@ -18,6 +18,8 @@ const DECODED_PREVIEWS_KEPT = 4;
 
 export class LifecycleService {
   private readonly decoded = new Map<string, { stamp: string; preview: LifecyclePreview }>();
+  /** Repositories whose preview this process is computing (ECR: one in flight per repository). */
+  private readonly previewing = new Set<string>();
 
   constructor(
     private readonly meta: MetadataStore,
@@ -47,8 +49,25 @@ export class LifecycleService {
     return current;
   }
 
-  /** Evaluates `text` (or the stored policy) over the repository now, and keeps the result. */
+  /**
+   * Evaluates `text` (or the stored policy) over the repository now, and keeps the result. One
+   * at a time per repository and process: the preview yields while it runs (see below), and a
+   * second request meanwhile is refused, as ECR refuses one while a preview is in progress.
+   */
   async preview(repository: string, text?: string): Promise<LifecyclePreview> {
+    // Checked and marked before any await, so two calls cannot both pass.
+    if (this.previewing.has(repository)) {
+      throw new BerthError('LIFECYCLE_PREVIEW_IN_PROGRESS', `The previous lifecycle policy preview request has not completed for the repository with name '${repository}'. Please try again later.`);
+    }
+    this.previewing.add(repository);
+    try {
+      return await this.computePreview(repository, text);
+    } finally {
+      this.previewing.delete(repository);
+    }
+  }
+
+  private async computePreview(repository: string, text: string | undefined): Promise<LifecyclePreview> {
     const policyText = text ?? (await this.get(repository)).text;
     const policy = parseLifecyclePolicy(policyText);
     refuseTransitions(policy);

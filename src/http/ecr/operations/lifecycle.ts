@@ -46,8 +46,8 @@ export const lifecycleHandlers: EcrHandlers = {
 
   async StartLifecyclePolicyPreview(call, input) {
     checkRegistryId(call, input.registryId);
-    // NOTE: the preview is computed before this call answers, so there is never one "in flight"
-    // to collide with; ECR's LifecyclePolicyPreviewInProgressException cannot happen here.
+    // The preview is computed before this call answers; a second call for the repository while
+    // one is computed in this process is refused (LifecyclePolicyPreviewInProgressException).
     const p = await call.services.lifecycle.preview(input.repositoryName, input.lifecyclePolicyText);
     return { registryId: call.services.account.id, repositoryName: input.repositoryName, lifecyclePolicyText: p.policyText, status: p.status };
   },
