@@ -297,7 +297,10 @@ export interface MetadataTx {
   readonly scans: ScanStore;
 }
 
-/** The reads a snapshot offers. In one snapshot, `exclusiveBytes` after `inventory` of the same repository counts through the smaller of the two sets (the expiring or the kept manifests). */
+/**
+ * The reads a snapshot offers. SQLite: in one snapshot, `exclusiveBytes` after `inventory` of the
+ * same repository counts through the smaller of the two sets (the expiring or the kept manifests).
+ */
 export interface MetadataSnapshot {
   manifests: Pick<ManifestStore, 'inventory' | 'exclusiveBytes'>;
 }

@@ -48,6 +48,8 @@ export class KyselyMetadataStore implements MetadataStore {
   readonly jobs;
   readonly vulndb;
   readonly scans;
+  /** The connection snapshots run on (opened on first use). */
+  private reader: Kysely<Database> | undefined;
 
   constructor(
     private readonly db: Kysely<Database>,
@@ -136,8 +138,6 @@ export class KyselyMetadataStore implements MetadataStore {
       }
     });
   }
-
-  private reader: Kysely<Database> | undefined;
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db);
