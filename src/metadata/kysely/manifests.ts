@@ -167,15 +167,21 @@ export class KyselyManifests implements ManifestStore {
     return this.exclusiveBytesSqlite(repositoryId, set, 'expiring');
   }
 
+  /**
+   * The same count as SQLite's: the repository's references grouped by blob, each group's
+   * references from the set counted through a hash of the set. NOTE: the first form asked, per
+   * reference, whether its parent was in the set by scanning the set (a CTE has no index): at
+   * 100,000 images with 93,500 in the set it ran for more than five minutes.
+   */
   private async exclusiveBytesPostgres(repositoryId: number, set: string[]): Promise<number> {
     const r = await sql<{ bytes: string | number | null }>`
-      with e(d) as materialized (select unnest(${set}::text[])),
-      c(d) as (select distinct r.child_digest from manifest_refs r join e on r.parent_digest = e.d
-               where r.repository_id = ${repositoryId} and r.kind = 'blob')
+      with e(d) as materialized (select distinct unnest(${set}::text[])),
+      c(d) as (select r.child_digest from manifest_refs r left join e on e.d = r.parent_digest
+               where r.repository_id = ${repositoryId} and r.kind = 'blob'
+               group by r.child_digest having count(*) = count(e.d))
       select coalesce(sum(coalesce(l.size, (select b.size from blobs b where b.digest = c.d))), 0) as bytes
       from c left join repository_blobs l on l.repository_id = ${repositoryId} and l.digest = c.d
-      where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob'
-                        and (o.repository_id <> ${repositoryId} or not exists (select 1 from e x where x.d = o.parent_digest)))`.execute(this.db);
+      where not exists (select 1 from manifest_refs o where o.child_digest = c.d and o.kind = 'blob' and o.repository_id <> ${repositoryId})`.execute(this.db);
     return Number(r.rows[0]?.bytes ?? 0);
   }
 
