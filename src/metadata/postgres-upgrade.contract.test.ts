@@ -9,20 +9,34 @@ import { openPostgresMetadataStore } from './postgres.js';
 // each link's blob size (0010) filled in from the rows it already has.
 const url = process.env.BERTH_TEST_PG_URL;
 const schema = `berth_upgrade_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+const neighbours = [1, 2].map((n) => `berth_beside${n}_${randomUUID().replace(/-/g, '').slice(0, 8)}`);
 
 describe.skipIf(!url)('PostgreSQL migrations 0009-0010 on existing rows (skipped without BERTH_TEST_PG_URL)', () => {
   afterAll(async () => {
     const c = new pg.Client({ connectionString: url });
     await c.connect();
-    await c.query(`drop schema if exists ${schema} cascade`);
+    for (const s of [schema, ...neighbours]) await c.query(`drop schema if exists ${s} cascade`);
     await c.end();
+  });
+
+  it('migrates a store in its own schema beside another store of the same database', async () => {
+    // Kysely found the first schema's migration tables and skipped creating the second's.
+    for (const s of neighbours) {
+      const store = await openPostgresMetadataStore({ url: url!, schema: s });
+      try {
+        await store.repositories.ensure(`beside/${s}`, 1);
+        expect(await store.repositories.list({ limit: 10 })).toEqual([`beside/${s}`]);
+      } finally {
+        await store.close();
+      }
+    }
   });
 
   it('fills in blob bytes and link sizes', async () => {
     const pool = new pg.Pool({ connectionString: url, max: 1, options: `-c search_path=${schema}` });
     await pool.query(`create schema ${schema}`);
     const db = new Kysely<unknown>({ dialect: new PostgresDialect({ pool }) });
-    const { error } = await new Migrator({ db, provider: migrationProvider('postgres'), allowUnorderedMigrations: true }).migrateTo('0008_sqlite_clustered_tables');
+    const { error } = await new Migrator({ db, provider: migrationProvider('postgres'), allowUnorderedMigrations: true, migrationTableSchema: schema }).migrateTo('0008_sqlite_clustered_tables');
     expect(error).toBeUndefined();
     await pool.query(`insert into repositories (name, created_at) values ('app', 1);
       insert into blobs values ('sha256:b1', 10, 'blobs/aa/one', 1), ('sha256:b2', 20, 'blobs/bb/two', 2);

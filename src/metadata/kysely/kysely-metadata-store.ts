@@ -88,7 +88,16 @@ export class KyselyMetadataStore implements MetadataStore {
   async migrate(): Promise<void> {
     // Features land in parallel and take migration numbers ahead of time (0007 before 0006): a
     // database that already ran a later one still gets an earlier one that arrives afterwards.
-    const migrator = new Migrator({ db: this.db, provider: migrationProvider(this.dialect), allowUnorderedMigrations: true });
+    // PostgreSQL: Kysely looks for its migration tables in every schema unless told which one,
+    // so a store in its own schema beside another store (or any Kysely application) in the
+    // same database found the other's tables, skipped creating its own, and failed to migrate.
+    const schema = this.dialect === 'postgres' ? (await sql<{ s: string }>`select current_schema() as s`.execute(this.db)).rows[0]?.s : undefined;
+    const migrator = new Migrator({
+      db: this.db,
+      provider: migrationProvider(this.dialect),
+      allowUnorderedMigrations: true,
+      ...(schema ? { migrationTableSchema: schema } : {}),
+    });
     const { error } = await migrator.migrateToLatest();
     if (error) throw error instanceof Error ? error : new Error(String(error));
   }
