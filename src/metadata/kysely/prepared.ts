@@ -9,10 +9,18 @@
  */
 import { CompiledQuery, type Kysely } from 'kysely';
 
-const compiled = new Map<string, CompiledQuery>();
+/**
+ * Per dialect adapter (shared by a Kysely instance and its transactions): a process holding a
+ * SQLite and a PostgreSQL store at once (the lifecycle benchmark, a copy between backends) got
+ * the first store's SQL in the second's dialect when the cache was keyed by name alone.
+ */
+const compiledBy = new WeakMap<object, Map<string, CompiledQuery>>();
 
 export function prepared<Row, Db>(name: string, build: (db: Kysely<Db>) => { compile(): CompiledQuery<Row> }) {
   return async (db: Kysely<Db>, ...values: unknown[]): Promise<Row[]> => {
+    const adapter = db.getExecutor().adapter;
+    let compiled = compiledBy.get(adapter);
+    if (!compiled) compiledBy.set(adapter, (compiled = new Map()));
     let q = compiled.get(name);
     if (!q) {
       q = build(db).compile();
