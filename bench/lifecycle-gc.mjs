@@ -5,7 +5,8 @@
 //  2. a garbage-collection pass over 1,000,000 blobs' metadata (target: under 60 s on SQLite),
 //     as `berth gc` in its own process;
 // both while a client keeps pushing small images to the same server. Writes
-// docs/benchmarks-lifecycle-gc.md. BENCH_QUICK=1 shrinks the data tenfold. Loopback only.
+// docs/benchmarks-lifecycle-gc.md. BENCH_QUICK=1 shrinks the data tenfold. Loopback only. The preview is
+// also measured in-process on PostgreSQL (BENCH_PG_URL, default 127.0.0.1:5432/test; BENCH_DEBUG=1 prints why it was skipped).
 import { spawn, execFileSync, execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash, randomBytes } from 'node:crypto';
@@ -213,6 +214,58 @@ const applySeconds = (performance.now() - a0) / 1000;
 const expireEvents = (await app.meta.audit.list({ limit: 1, action: 'lifecycle.expire' })).length;
 await app.close();
 
+// ---- 4. the same preview on PostgreSQL, in-process (the same repository, bulk-loaded into a schema of its own)
+const pgUrl = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const pgPreview = await previewOnPostgres(pgUrl).catch((err) => { if (process.env.BENCH_DEBUG) console.error(err); return { skipped: String(err?.message ?? err) }; });
+
+async function previewOnPostgres(connectionString) {
+  const { default: pg } = await import('pg');
+  const schema = `berth_bench_lc_${randomBytes(4).toString('hex')}`;
+  const admin = new pg.Client({ connectionString });
+  await admin.connect();
+  try {
+    const pgApp = await buildApp(loadConfig({ env: { BERTH_METADATA__DRIVER: 'postgres', BERTH_METADATA__POSTGRES__URL: connectionString, BERTH_METADATA__POSTGRES__SCHEMA: schema }, flags: { dataDir: join(dir, 'pg'), listen: '127.0.0.1:0', rootAccessKeyId: ROOT.accessKeyId, rootSecretAccessKey: ROOT.secretAccessKey } }), pino({ level: 'warn' }));
+    try {
+      const repo = await pgApp.meta.repositories.ensure('bench/lifecycle', now);
+      const l0 = performance.now();
+      await admin.query(`set search_path = ${schema}`);
+      await admin.query('begin');
+      const shared = Array.from({ length: 100 }, (_, s) => sha(`shared${s}`));
+      await admin.query(`insert into blobs (digest, size, storage_key, created_at) select d, 50000, 'k/' || d, $2 from unnest($1::text[]) d`, [shared, now - 300 * DAY]);
+      await admin.query(`insert into repository_blobs (repository_id, digest, created_at, size) select $1, d, $3, 50000 from unnest($2::text[]) d`, [repo.id, shared, now - 300 * DAY]);
+      for (let start = 0; start < IMAGES; start += 10_000) {
+        const idx = Array.from({ length: Math.min(10_000, IMAGES - start) }, (_, k) => start + k);
+        const own = idx.map((i) => sha(`lc-layer-${i}`));
+        const man = idx.map((i) => sha(`lc-manifest-${i}`));
+        const ownSize = idx.map((i) => 10_000 + i);
+        await admin.query(`insert into blobs (digest, size, storage_key, created_at) select d, s, 'k/' || d, $3 from unnest($1::text[], $2::int8[]) t(d, s)`, [own, ownSize, now - 250 * DAY]);
+        await admin.query(`insert into repository_blobs (repository_id, digest, created_at, size) select $1, d, $4, s from unnest($2::text[], $3::int8[]) t(d, s)`, [repo.id, own, ownSize, now - 250 * DAY]);
+        await admin.query(`insert into manifests (repository_id, digest, media_type, size, content, artifact_type, pushed_at, blob_bytes) select $1, d, 'application/vnd.oci.image.manifest.v1+json', 300, '\\x7b7d'::bytea, 'application/vnd.oci.image.config.v1+json', p, b from unnest($2::text[], $3::int8[], $4::int8[]) t(d, p, b)`,
+          [repo.id, man, idx.map((i) => now - Math.floor((i / IMAGES) * 200 * DAY)), idx.map((i) => 10_000 + i + 50_000)]);
+        await admin.query(`insert into manifest_refs (repository_id, parent_digest, child_digest, kind) select $1, p, c, 'blob' from unnest($2::text[], $3::text[]) t(p, c)`, [repo.id, [...man, ...man], [...own, ...idx.map((i) => shared[i % 100])]]);
+        const tagged = idx.filter((i) => i % 10 !== 0);
+        await admin.query(`insert into tags (repository_id, name, digest, updated_at) select $1, n, d, $4 from unnest($2::text[], $3::text[]) t(n, d)`, [repo.id, tagged.map((i) => (i % 1000 === 0 ? `release-${i}` : `build-${i}`)), tagged.map((i) => sha(`lc-manifest-${i}`)), now]);
+      }
+      await admin.query('commit');
+      await admin.query('analyze');
+      const loaded = (performance.now() - l0) / 1000;
+      const times = [];
+      let found = 0;
+      for (let k = 0; k < 2; k++) {
+        const t = performance.now();
+        found = (await pgApp.lifecycle.preview('bench/lifecycle', policy)).expiringCount;
+        times.push((performance.now() - t) / 1000);
+      }
+      return { times, found, loaded };
+    } finally {
+      await pgApp.close();
+    }
+  } finally {
+    await admin.query(`drop schema if exists ${schema} cascade`).catch(() => undefined);
+    await admin.end();
+  }
+}
+
 const lat = pushes.latencies.sort((a, b) => a - b);
 const p99 = lat[Math.floor(lat.length * 0.99)] ?? NaN;
 
@@ -221,6 +274,7 @@ const rows = [
   ['  of which the pure evaluator', `${IMAGES.toLocaleString('en')} images`, `${evalSeconds.toFixed(3)} s`, '', ''],
   ['Garbage-collection pass (`berth gc`)', `${BLOBS.toLocaleString('en')} blobs`, `${gcSeconds.toFixed(1)} s`, '< 60 s', gcSeconds < 60 ? 'met' : 'not met'],
   ['Lifecycle run (the scheduled expiry), in-process', `${applied.expired.length.toLocaleString('en')} images expired`, `${applySeconds.toFixed(1)} s`, '', ''],
+  ['Lifecycle preview on PostgreSQL, in-process (first; second)', `${IMAGES.toLocaleString('en')} images`, pgPreview.times ? pgPreview.times.map((t) => `${t.toFixed(2)} s`).join('; ') : `skipped: ${pgPreview.skipped}`, '', ''],
 ];
 const md = `# Lifecycle and garbage-collection benchmark
 
@@ -237,6 +291,7 @@ ${rows.map((r) => `| ${r.join(' | ')} |`).join('\n')}
 - Pushes finished during the previews: ${duringPreviews.map((p) => p.finished).join('; ')}; the longest push overlapping them took ${duringPreviews.map((p) => `${p.longest.toFixed(0)} ms`).join('; ')} (a preview reads one snapshot of the repository on its own connection in 65 ranges of digests and decides in steps, answering other requests between them).
 - Pushes while \`berth gc\` ran: ${duringGc.length}, p99 ${gcP99.toFixed(0)} ms, longest ${gcMax.toFixed(0)} ms.
 - The lifecycle run expired ${applied.expired.length.toLocaleString('en')} images (${(applied.bytes / 1e6).toFixed(0)} MB of their blobs' size) in transactions of 100, each expiry with its audit event${expireEvents > 0 ? '' : ' (NONE FOUND: check the audit log)'}; it ran after the server stopped, without concurrent pushes.
+- PostgreSQL (${pgUrl.replace(/\/\/[^@]*@/, '//')}): ${pgPreview.times ? `the same repository bulk-loaded into a schema of its own in ${pgPreview.loaded.toFixed(1)} s; the preview found ${pgPreview.found.toLocaleString('en')} images to expire; no pushes meanwhile` : `not measured (${pgPreview.skipped})`}.
 - Pushes during the run: ${pushes.ok} acknowledged, ${pushes.failed} failed${pushes.firstError ? ` (first: ${pushes.firstError})` : ''}, p99 latency ${p99.toFixed(0)} ms; the last ${Math.min(50, pushed.length)} pushed layers pulled back intact: ${intact}.
 `;
 writeFileSync(join(root, 'docs', 'benchmarks-lifecycle-gc.md'), md);
