@@ -134,9 +134,14 @@ export class ScanService {
     const stored = await this.meta.scans.getInventory(digest);
     if (!stored) return { digest, summary };
     const inventory = stored.inventory as StoredInventory;
-    const { rows, next } = pageOf(await this.meta.scans.findings(digest), page.after, page.limit);
+    const all = await this.meta.scans.findings(digest);
+    const { rows, next } = pageOf(all, page.after, page.limit);
     const findings = await describeFindings(this.meta.vulndb, rows, inventory.packages);
-    return { digest, summary, findings, indexedAt: stored.indexedAt, ...(next !== undefined ? { next } : {}) };
+    // The counts of the findings this answer pages through (the summary was read before them,
+    // and a re-match committed in between made the two disagree: 85 counted, 231 listed).
+    const counts: Partial<Record<Severity, number>> = {};
+    for (const f of all) counts[f.severity] = (counts[f.severity] ?? 0) + 1;
+    return { digest, summary: { ...summary, counts }, findings, indexedAt: stored.indexedAt, ...(next !== undefined ? { next } : {}) };
   }
 
   /** Scan summaries of images of one repository (DescribeImages). */
