@@ -1,4 +1,6 @@
 import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
+// Resolves after the I/O callbacks already due (other requests) have run.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { InventoryManifest, ManifestReference, ManifestRow, ManifestStore, ManifestWithContent, Page, RepositoryInventory } from '../types.js';
 import { MediaType } from '../../core/media-types.js';
 import type { Database } from './schema.js';
@@ -406,8 +408,6 @@ const DIGEST_RANGES: readonly (readonly [string, string])[] = (() => {
   return bounds.slice(1).map((to, i) => [bounds[i]!, to] as const);
 })();
 
-/** Lets timers and I/O callbacks (other requests) run before the next slice of a long read. */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 const CHUNK = 5000;
 /** Rows per insert into the temporary digest set (two statement texts: full and last). */

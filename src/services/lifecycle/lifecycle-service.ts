@@ -4,6 +4,8 @@
  * run, over every image of the repository, and keeps the result for GetLifecyclePolicyPreview.
  */
 import { randomUUID } from 'node:crypto';
+// Resolves after the I/O callbacks already due (other requests) have run.
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { BerthError } from '../../core/errors.js';
 import { decideLifecycleImages, evaluateLifecyclePolicy, parseLifecyclePolicy, type LifecycleImage, type LifecyclePolicy } from '../../core/lifecycle/index.js';
 import type { MetadataStore } from '../../metadata/types.js';
@@ -174,8 +176,6 @@ export class LifecycleService {
   }
 }
 
-/** Lets other requests' callbacks run before the next step of a long computation. */
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** The archive storage class is not implemented, so transition rules are refused up front. */
 function refuseTransitions(policy: LifecyclePolicy): void {
