@@ -6,6 +6,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import http from 'node:http';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -93,6 +94,31 @@ describe('version and errors', () => {
     const r = await req('PATCH', '/v2/a/tags/list');
     expect(r.statusCode).toBe(405);
     expect(errorCode(r)).toBe('UNSUPPORTED');
+  });
+
+  it('answers a HEAD that fails with the Content-Length of the error GET would get, so clients keep the connection', async () => {
+    await pushBlob('heads/reuse', 'x');
+    const path = `/v2/heads/reuse/blobs/${sha256('absent')}`;
+    const get = await req('GET', path);
+    expect(get.statusCode).toBe(404);
+    const address = await app.http.listen({ host: '127.0.0.1', port: 0 });
+    const agent = new http.Agent({ keepAlive: true });
+    try {
+      const sockets = new Set<unknown>();
+      for (let i = 0; i < 3; i++) {
+        const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+          const r = http.request(`${address}${path}`, { method: 'HEAD', agent, headers: { authorization } }, (m) => m.resume().on('end', () => resolve(m)));
+          r.on('socket', (s) => sockets.add(s)).on('error', reject).end();
+        });
+        expect(res.statusCode).toBe(404);
+        expect(res.headers['content-length']).toBe(String(Buffer.byteLength(get.body)));
+      }
+      // Node's client (llhttp) reuses a connection after a HEAD reply only when it has a length.
+      expect(sockets.size).toBe(1);
+    } finally {
+      agent.destroy();
+      await app.http.server.close();
+    }
   });
 });
 

@@ -175,7 +175,13 @@ function renderError(err: unknown, req: FastifyRequest, reply: FastifyReply, sta
   reply.header('Docker-Distribution-API-Version', 'registry/2.0');
   for (const [k, v] of Object.entries(extraHeaders)) reply.header(k, v);
   const body = JSON.stringify({ errors: [{ code, message, ...(detail === undefined ? {} : { detail }) }] });
-  return reply.code(status).header('Content-Type', 'application/json').send(req.method === 'HEAD' ? undefined : body);
+  reply.code(status).header('Content-Type', 'application/json');
+  // NOTE: a HEAD answer carries the Content-Length that GET's would. Without one, Node's http
+  // client takes the (empty) reply as delimited by the connection's close and opens a new
+  // connection for the next request: every "do you have this blob?" 404 of a push cost a
+  // TCP connection (measured: 50 sockets for 50 HEADs, 1 with the header).
+  if (req.method === 'HEAD') return reply.header('Content-Length', Buffer.byteLength(body)).send();
+  return reply.send(body);
 }
 
 function isClientAbort(err: unknown): boolean {
