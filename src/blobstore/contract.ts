@@ -78,6 +78,25 @@ export function describeBlobStoreContract(name: string, factory: BlobStoreFactor
       expect(await store.stat(k)).toBeNull();
     });
 
+    test('a fresh writer and a last append commit the data; an append after a last one is kept too', async () => {
+      const k = key();
+      const w = await store.writer(k, { fresh: true });
+      await w.append(Readable.from([Buffer.from('one ')]), { last: true });
+      await w.append(Readable.from([Buffer.from('two')]), { last: true });
+      await w.append(Readable.from([Buffer.from(' three')]));
+      expect(await store.stat(k)).toBeNull();
+      expect((await w.commit()).size).toBe(13);
+      expect((await readAll(await store.read(k))).toString()).toBe('one two three');
+      await store.delete(k);
+    });
+
+    test('a fresh writer commits an empty object', async () => {
+      const k = key();
+      await (await store.writer(k, { fresh: true })).commit();
+      expect((await store.stat(k))?.size).toBe(0);
+      await store.delete(k);
+    });
+
     test('commits an empty object', async () => {
       const k = key();
       const w = await store.writer(k);

@@ -23,6 +23,19 @@ export interface CallOpts {
   signal?: AbortSignal;
 }
 
+export interface WriterOpts extends CallOpts {
+  resume?: boolean;
+  fresh?: boolean;
+}
+
+export interface AppendOpts extends CallOpts {
+  /**
+   * No other append follows before `commit`: a driver may make the bytes durable now and so
+   * have less to do at commit (the filesystem driver syncs the file it already has open).
+   */
+  last?: boolean;
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;
@@ -43,11 +56,14 @@ export interface BlobStore {
   read(key: string, o?: CallOpts & { offset?: number; length?: number }): Promise<Readable>;
 
   /**
-   * Opens a writer. Without `resume`, any earlier uncommitted data under `key` is discarded.
+   * Opens a writer. Without `resume`, any earlier uncommitted data under `key` is discarded
+   * (by the time the writer first appends or commits).
    * With `resume`, the writer continues after the bytes earlier appends made durable
    * (`size` tells how many), on this or any other instance over the same backend.
+   * With `fresh`, the caller promises that nothing was ever written under `key` (it made the
+   * key up), so there is nothing to discard and a driver need not look.
    */
-  writer(key: string, o?: CallOpts & { resume?: boolean }): Promise<BlobWriter>;
+  writer(key: string, o?: WriterOpts): Promise<BlobWriter>;
 
   /** Removes a committed object and any uncommitted writer state. Idempotent. */
   delete(key: string, o?: CallOpts): Promise<void>;
@@ -67,7 +83,7 @@ export interface BlobWriter {
    * If the stream errors or the signal aborts, rejects; the writer's durable size is then
    * whatever it was before this call, or more (a resumed writer reports it).
    */
-  append(body: Readable, o?: CallOpts): Promise<number>;
+  append(body: Readable, o?: AppendOpts): Promise<number>;
   /** Publishes the data at the key atomically and durably. The writer is finished afterwards. */
   commit(o?: CallOpts): Promise<ObjectInfo>;
   /** Discards the uncommitted data. Idempotent. */

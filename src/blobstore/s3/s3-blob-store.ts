@@ -37,7 +37,7 @@
  */
 import { DeleteObjectCommand, GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Readable, addAbortSignal } from 'node:stream';
-import { BlobNotFoundError, assertValidKey, type BlobStore, type BlobWriter, type CallOpts, type ObjectInfo } from '../types.js';
+import { BlobNotFoundError, assertValidKey, type BlobStore, type BlobWriter, type CallOpts, type ObjectInfo, type WriterOpts } from '../types.js';
 import {
   KeyLayout,
   MAX_PART_SIZE,
@@ -138,13 +138,14 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async writer(key: string, o: CallOpts & { resume?: boolean } = {}): Promise<BlobWriter> {
+  async writer(key: string, o: WriterOpts = {}): Promise<BlobWriter> {
     assertValidKey(key);
     if (o.resume) {
       const { state, etag } = await loadState(this.ctx, key, o.signal);
       return new S3BlobWriter(this.ctx, key, state, etag);
     }
-    await discardState(this.ctx, key, o.signal);
+    // Discarding costs a delete and two listings; a fresh key has nothing to discard.
+    if (!o.fresh) await discardState(this.ctx, key, o.signal);
     return new S3BlobWriter(this.ctx, key, { v: 1, parts: [], tail: [] }, undefined);
   }
 

@@ -143,7 +143,7 @@ export class UploadService {
       // the session anyway (one commit fewer per blob). If publishing fails, the stored bytes run
       // ahead of the recorded offset and the session answers "inconsistent" until it is restarted.
       // The writer that stored the last chunk also commits (one open and stat fewer per blob).
-      const last = body ? await this.appendLocked(row, body, o, false) : null;
+      const last = body ? await this.appendLocked(row, body, o, false, true) : null;
       const size = last?.offset ?? row.offset;
       const state = this.hashes.get(id);
       const writer = last?.writer ?? (await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) }));
@@ -171,10 +171,10 @@ export class UploadService {
     const repo = await pushTarget(this.ctx.meta, repository, this.ctx.now(), this.ctx.settings.createOnPush);
     const key = storageKeyFor(randomUUID());
     const hash = hasher(expected.algorithm);
-    const writer = await this.ctx.blobs.writer(key, signalOpt(o.signal));
+    const writer = await this.ctx.blobs.writer(key, { fresh: true, ...signalOpt(o.signal) });
     try {
       const metered = meter(body, hash, o.length);
-      await writer.append(metered.stream, signalOpt(o.signal));
+      await writer.append(metered.stream, { last: true, ...signalOpt(o.signal) });
       if (o.length !== undefined && metered.bytes() !== o.length) throw truncated(metered.bytes(), o.length);
       await writer.commit(signalOpt(o.signal));
       return await this.publish(repo.id, key, expected, metered.bytes(), hash, null);
@@ -253,7 +253,14 @@ export class UploadService {
     return { id, repositoryId: s.r, storageKey: storageKeyFor(id), offset: 0, createdAt: s.c, updatedAt: s.c, lazy: true };
   }
 
-  private async appendLocked(row: SessionRow, body: AsyncIterable<unknown>, o: ChunkOptions, record = true): Promise<{ offset: number; writer: BlobWriter }> {
+  /** `last`: the session is completed right after (the store may make the bytes durable now). */
+  private async appendLocked(
+    row: SessionRow,
+    body: AsyncIterable<unknown>,
+    o: ChunkOptions,
+    record = true,
+    last = false,
+  ): Promise<{ offset: number; writer: BlobWriter }> {
     if (o.range) {
       if (o.range.start !== row.offset) {
         throw new BerthError('UPLOAD_OUT_OF_ORDER', `chunk starts at ${o.range.start} but the upload is at ${row.offset}`, {
@@ -266,7 +273,8 @@ export class UploadService {
       }
     }
     const declared = o.length ?? (o.range ? o.range.end - o.range.start + 1 : undefined);
-    const writer = await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) });
+    // A lazy session has no row because it never stored a byte: its key is still fresh.
+    const writer = await this.ctx.blobs.writer(row.storageKey, { ...(row.lazy ? { fresh: true } : { resume: true }), ...signalOpt(o.signal) });
     if (writer.size !== row.offset) throw inconsistent(row.id);
     const state = this.hashes.get(row.id);
     const hash = state && state.offset === row.offset ? state.hash : null;
@@ -274,7 +282,7 @@ export class UploadService {
     const metered = meter(body, hash, declared);
     let appended: number;
     try {
-      appended = await writer.append(metered.stream, signalOpt(o.signal));
+      appended = await writer.append(metered.stream, { last, ...signalOpt(o.signal) });
     } catch (err) {
       // The hash has absorbed bytes that were not stored: it no longer matches the data.
       this.hashes.delete(row.id);
