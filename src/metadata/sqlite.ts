@@ -2,6 +2,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { KyselyMetadataStore } from './kysely/kysely-metadata-store.js';
 import type { Database as Schema } from './kysely/schema.js';
+import { ChangeWatch } from './sqlite-change-watch.js';
 import { WalGroupCommit, withGroupCommit } from './sqlite-group-commit.js';
 
 /**
@@ -28,7 +29,8 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
   // ANALYZE reads at most about this many rows per index, so it stays quick on a large file.
   db.pragma('analysis_limit = 1000');
   let optimizer: NodeJS.Timeout | undefined;
-  const sqlite = new SqliteDialect({ database: withStatementCache(db, group, () => clearInterval(optimizer)) });
+  const watch = new ChangeWatch(db.prepare('pragma data_version').pluck());
+  const sqlite = new SqliteDialect({ database: withStatementCache(db, group, () => clearInterval(optimizer), watch) });
   const commitStatement = db.prepare('commit');
   const kysely = new Kysely<Schema>({ dialect: group ? withGroupCommit(sqlite, group) : sqlite });
   const store = new KyselyMetadataStore(
@@ -37,6 +39,7 @@ export async function openSqliteMetadataStore(path: string, o: { synchronous?: '
     writeTransactionStarter(db),
     group ? async () => group.commit(commitStatement) : undefined,
     db.memory ? undefined : () => openReader(path),
+    watch,
   );
   await store.migrate();
   // Planner statistics, as SQLite advises for long-lived connections: at open for every table
@@ -111,7 +114,12 @@ function writeTransactionStarter(db: Database.Database): () => Promise<void> {
  * GET. Statements are reusable in better-sqlite3 (Kysely runs each to completion
  * synchronously), so identical SQL text reuses one prepared statement.
  */
-function withStatementCache(db: Database.Database, group: WalGroupCommit | null, onClose: () => void): { prepare: Database.Database['prepare']; close(): void } {
+function withStatementCache(
+  db: Database.Database,
+  group: WalGroupCommit | null,
+  onClose: () => void,
+  watch?: ChangeWatch,
+): { prepare: Database.Database['prepare']; close(): void } {
   const cache = new Map<string, Database.Statement>();
   return {
     prepare(source: string) {
@@ -119,6 +127,7 @@ function withStatementCache(db: Database.Database, group: WalGroupCommit | null,
       if (!stmt) {
         stmt = db.prepare(source);
         if (group) stmt = group.track(stmt);
+        if (watch) stmt = watchWrites(stmt, watch);
         if (cache.size >= 1000) cache.delete(cache.keys().next().value as string);
         cache.set(source, stmt);
       }
@@ -131,4 +140,15 @@ function withStatementCache(db: Database.Database, group: WalGroupCommit | null,
       db.close();
     },
   } as { prepare: Database.Database['prepare']; close(): void };
+}
+
+/** Tells the watch about every statement that may write, before it runs (see sqlite-change-watch.ts). */
+function watchWrites(stmt: Database.Statement, watch: ChangeWatch): Database.Statement {
+  if (stmt.reader) return stmt;
+  const run = stmt.run.bind(stmt);
+  (stmt as { run: Database.Statement['run'] }).run = (...args: unknown[]) => {
+    watch.noteWrite();
+    return run(...(args as []));
+  };
+  return stmt;
 }

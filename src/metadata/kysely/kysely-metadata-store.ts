@@ -12,15 +12,16 @@ import { KyselyIdentity } from './identity.js';
 import { KyselyJobs } from './jobs.js';
 import { KyselyVulnDb } from './vulndb.js';
 import { KyselyScans } from './scans.js';
+import type { ChangeWatch } from '../sqlite-change-watch.js';
 
-function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres'): MetadataTx {
+function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', watch?: ChangeWatch): MetadataTx {
   return {
-    repositories: new KyselyRepositories(db),
+    repositories: new KyselyRepositories(db, watch),
     blobs: new KyselyBlobs(db, dialect),
     manifests: new KyselyManifests(db, dialect),
     tags: new KyselyTags(db),
     uploads: new KyselyUploads(db),
-    registry: new KyselyRegistrySettings(db),
+    registry: new KyselyRegistrySettings(db, watch),
     schedules: new KyselySchedules(db),
     audit: new KyselyAuditLog(db),
     identity: new KyselyIdentity(db),
@@ -68,8 +69,13 @@ export class KyselyMetadataStore implements MetadataStore {
     },
     /** SQLite on a file: opens the read-only connection snapshots run on (the main one otherwise). */
     private readonly openReader?: () => Kysely<Database>,
+    /**
+     * SQLite: watches the main connection for changes, so that outside transactions the
+     * repository rows and registry settings are read from memory while nothing changed.
+     */
+    watch?: ChangeWatch,
   ) {
-    const root = bind(db, dialect);
+    const root = bind(db, dialect, watch);
     this.repositories = root.repositories;
     this.blobs = root.blobs;
     this.manifests = root.manifests;

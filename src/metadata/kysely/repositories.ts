@@ -9,6 +9,7 @@ import {
 } from '../types.js';
 import type { Database } from './schema.js';
 import { prepared } from './prepared.js';
+import { EpochCache, deepFreeze, type ChangeWatch } from '../sqlite-change-watch.js';
 
 // Read on every authorized request: compiled once (see prepared.ts).
 const repositoryByName = prepared('repositories.get', (db: Kysely<Database>) => db.selectFrom('repositories').selectAll().where('name', '=', '$1'));
@@ -24,7 +25,15 @@ const toRepository = (r: Selectable<Database['repositories']>): RepositoryRow =>
 });
 
 export class KyselyRepositories implements RepositoryStore {
-  constructor(private readonly db: Db) {}
+  /** Rows by name while the database is unchanged (the main SQLite store only; see sqlite-change-watch.ts). */
+  private readonly cache: EpochCache<RepositoryRow | null> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    watch?: ChangeWatch,
+  ) {
+    this.cache = watch && new EpochCache(watch);
+  }
 
   async ensure(name: string, now: number, settings: RepositorySettings = DEFAULT_REPOSITORY_SETTINGS): Promise<RepositoryRow> {
     const found = await this.get(name);
@@ -44,6 +53,12 @@ export class KyselyRepositories implements RepositoryStore {
   }
 
   async get(name: string): Promise<RepositoryRow | null> {
+    if (!this.cache) return this.read(name);
+    // Frozen: one cached row is shared by the requests that read it.
+    return this.cache.get(name, async () => deepFreeze(await this.read(name)));
+  }
+
+  private async read(name: string): Promise<RepositoryRow | null> {
     const [r] = await repositoryByName(this.db, name);
     return r ? toRepository(r) : null;
   }
@@ -77,9 +92,22 @@ export class KyselyRepositories implements RepositoryStore {
 }
 
 export class KyselyRegistrySettings implements RegistrySettingsStore {
-  constructor(private readonly db: Db) {}
+  /** Values by key while the database is unchanged (the main SQLite store only; see sqlite-change-watch.ts). */
+  private readonly cache: EpochCache<string | null> | undefined;
+
+  constructor(
+    private readonly db: Db,
+    watch?: ChangeWatch,
+  ) {
+    this.cache = watch && new EpochCache(watch);
+  }
 
   async get(key: string): Promise<string | null> {
+    if (!this.cache) return this.read(key);
+    return this.cache.get(key, () => this.read(key));
+  }
+
+  private async read(key: string): Promise<string | null> {
     const [r] = await settingByKey(this.db, key);
     return r?.value ?? null;
   }
