@@ -33,6 +33,14 @@ export function rowsFor(cfg) {
   rows.push(
     { key: 'down.full', label: `Blob download, GET ${fmtSize(largest)}`, unit: 'MB/s', better: 'higher', target: { ratio: 1 }, desc: `One GET of the ${fmtSize(largest)} blob, body consumed and discarded; checks Content-Length and Docker-Content-Digest.` },
     {
+      key: 'down.full.curl',
+      label: `Blob download, GET ${fmtSize(largest)} (curl)`,
+      unit: 'MB/s',
+      better: 'higher',
+      target: { ratio: 1 },
+      desc: `The same GET by curl into /dev/null, three times (median): the same C client for both registries, so the figure is the server's rather than the Node.js client's. Distribution sends the file with sendfile(2); Node.js has no sendfile, so Berth copies each byte twice (into the process, then into the socket). Only when curl is installed.`,
+    },
+    {
       key: 'down.range',
       label: `Blob download, ${fmtInt(cfg.ranges)} ranged GETs of ${fmtSize(cfg.rangeSize)} (c${cfg.rangeConc})`,
       unit: 'req/s',

@@ -309,7 +309,7 @@ export async function downloads(ctx) {
   const { reg, cfg } = ctx;
   const b = ctx.state.bigBlob;
   if (!b) {
-    for (const k of ['down.full', 'rss.down', 'down.range']) ctx.fail(k, 'no large blob was uploaded');
+    for (const k of ['down.full', 'down.full.curl', 'rss.down', 'down.range']) ctx.fail(k, 'no large blob was uploaded');
     return;
   }
   const sampler = reg.proc?.alive() ? reg.proc.rssSampler() : null;
@@ -337,6 +337,22 @@ export async function downloads(ctx) {
     ctx.set('rss.down', s.peak / 1e6, `${fmtNum(s.first / 1e6)} MB when the download started`);
   }
   else ctx.fail('rss.down', 'no sample');
+
+  // The same GET by curl (C): the Node.js client above uses about a core of its own at these
+  // rates, so its figure is partly the client's; curl's is the server's.
+  if (toolPath('curl')) {
+    await ctx.step('down.full.curl', async () => {
+      const url = `${reg.client.base}/v2/${b.repo}/blobs/${b.digest}`;
+      const rates = [];
+      for (let i = 0; i < DOWNLOAD_REPEATS; i++) {
+        const { speed, size } = await curlDownload(url, reg.client.defaultHeaders);
+        if (size !== b.size) throw new Error(`curl received ${size} of ${b.size} bytes`);
+        rates.push(speed / 1e6);
+      }
+      const sorted = [...rates].sort((x, y) => x - y);
+      ctx.set('down.full.curl', sorted[Math.floor(sorted.length / 2)], `median of ${rates.map((r) => fmtNum(r)).join(', ')} MB/s`);
+    });
+  }
 
   await ctx.step('down.range', async (signal) => {
     const R = cfg.rangeSize;
@@ -430,10 +446,29 @@ export async function manifests(ctx) {
 }
 
 function wrkPath() {
+  return toolPath('wrk');
+}
+
+function toolPath(name) {
   for (const dir of (process.env.PATH ?? '').split(':')) {
-    if (dir && existsSync(`${dir}/wrk`)) return `${dir}/wrk`;
+    if (dir && existsSync(`${dir}/${name}`)) return `${dir}/${name}`;
   }
   return null;
+}
+
+/** One GET by curl into /dev/null: bytes per second and bytes received (non-2xx fails). */
+async function curlDownload(url, headers = {}) {
+  const { execFile } = await import('node:child_process');
+  const out = await new Promise((resolve, reject) => {
+    execFile(
+      toolPath('curl'),
+      ['-sS', '--fail', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url],
+      { timeout: 120_000 },
+      (err, stdout) => (err ? reject(err) : resolve(stdout)),
+    );
+  });
+  const [speed, size] = String(out).trim().split(' ').map(Number);
+  return { speed, size };
 }
 
 /** Requests per second that wrk sustains against one URL (non-2xx responses fail the step). */
