@@ -40,7 +40,12 @@ export class ChangeWatch {
     if (!this.checkedThisTurn) {
       this.checkedThisTurn = true;
       setImmediate(this.endTurn);
-      const version: unknown = this.dataVersionStatement.get();
+      let version: unknown;
+      try {
+        version = this.dataVersionStatement.get();
+      } catch {
+        version = Symbol('unknown'); // the connection is busy (an open iterator): count as changed
+      }
       if (version !== this.dataVersion) {
         this.dataVersion = version;
         this.current++;
