@@ -36,6 +36,28 @@ export interface AppendOpts extends CallOpts {
   last?: boolean;
 }
 
+/**
+ * Where a stream from `read` comes from when it is a byte range of a local file: set by the
+ * filesystem driver, so that the HTTP layer can hand the file to the kernel (sendfile) instead of
+ * reading the stream. The stream owns the descriptor: destroying it closes the file.
+ */
+export interface FileRange {
+  fd: number;
+  offset: number;
+  length: number;
+}
+
+const FILE_RANGE = Symbol('berth.fileRange');
+
+export function withFileRange<T extends Readable>(stream: T, range: FileRange): T {
+  (stream as T & { [FILE_RANGE]?: FileRange })[FILE_RANGE] = range;
+  return stream;
+}
+
+export function fileRangeOf(stream: Readable): FileRange | undefined {
+  return (stream as Readable & { [FILE_RANGE]?: FileRange })[FILE_RANGE];
+}
+
 export interface ObjectInfo {
   key: string;
   size: number;

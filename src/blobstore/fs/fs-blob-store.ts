@@ -27,6 +27,7 @@ import {
   type CallOpts,
   type ObjectInfo,
   type WriterOpts,
+  withFileRange,
 } from '../types.js';
 
 const READ_CHUNK = 4 * 1024 * 1024;
@@ -89,12 +90,13 @@ export class FsBlobStore implements BlobStore {
       return createReadStream('/dev/null', { start: 0, end: -1 });
     }
     const end = o.length === undefined ? undefined : start + o.length - 1;
-    return fh.createReadStream({
+    const stream = fh.createReadStream({
       start,
       ...(end === undefined ? {} : { end }),
       highWaterMark: READ_CHUNK,
       ...(o.signal ? { signal: o.signal } : {}),
     });
+    return o.length === undefined ? stream : withFileRange(stream, { fd: fh.fd, offset: start, length: o.length });
   }
 
   async writer(key: string, o: WriterOpts = {}): Promise<BlobWriter> {

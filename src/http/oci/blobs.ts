@@ -1,3 +1,4 @@
+import { sendBlobBody } from './send-file.js';
 import type { OciCall } from './context.js';
 
 /** GET, HEAD and DELETE of /v2/<name>/blobs/<digest>. */
@@ -22,5 +23,5 @@ export async function blob(call: OciCall): Promise<void> {
   } else {
     reply.code(200).header('Content-Length', String(read.size));
   }
-  return reply.send(read.body);
+  return sendBlobBody(reply, read.body);
 }

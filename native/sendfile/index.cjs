@@ -1,0 +1,5 @@
+'use strict';
+// sendfile(socketFd, fileFd, offset, length, callback(err, sent)): the bytes [offset, offset+length)
+// of the file go to the socket on the thread pool. Both descriptors are duplicated before the
+// call returns, so closing either one meanwhile cannot redirect the bytes elsewhere.
+module.exports = require('./build/Release/berth_sendfile.node');

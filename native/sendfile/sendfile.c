@@ -1,0 +1,147 @@
+/*
+ * sendfile(2) for Berth's blob downloads: the kernel moves the file's pages to the socket, with
+ * no copy through the process (Node.js streams read each byte into a buffer and write it out).
+ *
+ * The work runs on the libuv thread pool. The socket is non-blocking (libuv's), so when its send
+ * buffer is full the worker waits for room with poll(2) (a stalled reader is given up after
+ * STALL_MS). Both descriptors are dup(2)ed on the calling thread first: if Node.js closes the
+ * connection meanwhile, its descriptor number may be reused by another connection, and the
+ * duplicate keeps these bytes on this one.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <node_api.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+/* A close-on-exec duplicate. */
+static int fcntl_dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
+
+#define STALL_MS 60000
+
+typedef struct {
+  int sock;
+  int file;
+  int64_t offset;
+  int64_t length;
+  int64_t sent;
+  int error; /* errno, or ETIMEDOUT for a stalled reader, or EIO for a file shorter than asked */
+  napi_ref callback;
+  napi_async_work work;
+} job_t;
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  off_t off = (off_t)job->offset;
+  while (job->sent < job->length) {
+    int64_t left = job->length - job->sent;
+    size_t chunk = left > (1 << 30) ? (size_t)(1 << 30) : (size_t)left;
+    ssize_t n = sendfile(job->sock, job->file, &off, chunk);
+    if (n > 0) {
+      job->sent += n;
+      continue;
+    }
+    if (n == 0) {
+      job->error = EIO;
+      return;
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN) {
+      struct pollfd p = {.fd = job->sock, .events = POLLOUT};
+      int r = poll(&p, 1, STALL_MS);
+      if (r == 0) {
+        job->error = ETIMEDOUT;
+        return;
+      }
+      if (r < 0 && errno != EINTR) {
+        job->error = errno;
+        return;
+      }
+      if (r > 0 && (p.revents & (POLLERR | POLLHUP | POLLNVAL)) && !(p.revents & POLLOUT)) {
+        job->error = EPIPE;
+        return;
+      }
+      continue;
+    }
+    job->error = errno;
+    return;
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job_t *job = data;
+  close(job->sock);
+  close(job->file);
+  napi_value cb, global, argv[2];
+  napi_get_reference_value(env, job->callback, &cb);
+  napi_get_global(env, &global);
+  if (status != napi_ok || job->error != 0) {
+    napi_value code, msg;
+    const char *name = status != napi_ok ? "ECANCELED" : job->error == ETIMEDOUT ? "ETIMEDOUT" : job->error == EPIPE ? "EPIPE" : job->error == ECONNRESET ? "ECONNRESET" : job->error == EIO ? "EIO" : "ESENDFILE";
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, status != napi_ok ? "cancelled" : strerror(job->error), NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &argv[0]);
+  } else {
+    napi_get_null(env, &argv[0]);
+  }
+  napi_create_int64(env, job->sent, &argv[1]);
+  napi_call_function(env, global, cb, 2, argv, NULL);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job);
+}
+
+static napi_value start(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc < 5) {
+    napi_throw_type_error(env, NULL, "sendfile(socketFd, fileFd, offset, length, callback)");
+    return NULL;
+  }
+  int32_t sock, file;
+  int64_t offset, length;
+  napi_valuetype cbType;
+  napi_typeof(env, argv[4], &cbType);
+  if (napi_get_value_int32(env, argv[0], &sock) != napi_ok || napi_get_value_int32(env, argv[1], &file) != napi_ok ||
+      napi_get_value_int64(env, argv[2], &offset) != napi_ok || napi_get_value_int64(env, argv[3], &length) != napi_ok ||
+      cbType != napi_function || sock < 0 || file < 0 || offset < 0 || length < 0) {
+    napi_throw_type_error(env, NULL, "sendfile(socketFd, fileFd, offset, length, callback): bad arguments");
+    return NULL;
+  }
+  job_t *job = calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  job->sock = fcntl_dup(sock);
+  job->file = fcntl_dup(file);
+  if (job->sock < 0 || job->file < 0) {
+    if (job->sock >= 0) close(job->sock);
+    if (job->file >= 0) close(job->file);
+    free(job);
+    napi_throw_error(env, "EBADF", "cannot duplicate the descriptors");
+    return NULL;
+  }
+  job->offset = offset;
+  job->length = length;
+  napi_value name;
+  napi_create_string_utf8(env, "berth-sendfile", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, argv[4], 1, &job->callback);
+  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_value fn;
+  napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, start, NULL, &fn);
+  napi_set_named_property(env, exports, "sendfile", fn);
+  return exports;
+}
