@@ -1,5 +1,6 @@
 'use strict';
 // sendfile(socketFd, fileFd, offset, length, callback(err, sent)): the bytes [offset, offset+length)
 // of the file go to the socket on the thread pool. Both descriptors are duplicated before the
-// call returns, so closing either one meanwhile cannot redirect the bytes elsewhere.
+// call returns, so closing either one meanwhile cannot redirect the bytes elsewhere. err.code
+// EAGAIN: the socket had no room for 50 ms; `sent` bytes went, call again for the rest.
 module.exports = require('./build/Release/berth_sendfile.node');

@@ -2,11 +2,13 @@
  * sendfile(2) for Berth's blob downloads: the kernel moves the file's pages to the socket, with
  * no copy through the process (Node.js streams read each byte into a buffer and write it out).
  *
- * The work runs on the libuv thread pool. The socket is non-blocking (libuv's), so when its send
- * buffer is full the worker waits for room with poll(2) (a stalled reader is given up after
- * STALL_MS). Both descriptors are dup(2)ed on the calling thread first: if Node.js closes the
- * connection meanwhile, its descriptor number may be reused by another connection, and the
- * duplicate keeps these bytes on this one.
+ * The work runs on the libuv thread pool, which Node.js's file operations share: a worker never
+ * holds a thread for long. The socket is non-blocking (libuv's); when its send buffer is full the
+ * worker waits for room with poll(2) for at most WAIT_MS, then returns what it sent with the code
+ * EAGAIN, and the caller queues the rest again (and decides when a reader has stalled for too long).
+ * Both descriptors are dup(2)ed on the calling thread first: if Node.js closes the connection
+ * meanwhile, its descriptor number may be reused by another connection, and the duplicate keeps
+ * these bytes on this one.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -22,7 +24,7 @@
 /* A close-on-exec duplicate. */
 static int fcntl_dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
-#define STALL_MS 60000
+#define WAIT_MS 50
 
 typedef struct {
   int sock;
@@ -30,7 +32,7 @@ typedef struct {
   int64_t offset;
   int64_t length;
   int64_t sent;
-  int error; /* errno, or ETIMEDOUT for a stalled reader, or EIO for a file shorter than asked */
+  int error; /* errno, or EAGAIN when the socket had no room for WAIT_MS, or EIO for a file shorter than asked */
   napi_ref callback;
   napi_async_work work;
 } job_t;
@@ -54,9 +56,9 @@ static void execute(napi_env env, void *data) {
     if (errno == EINTR) continue;
     if (errno == EAGAIN) {
       struct pollfd p = {.fd = job->sock, .events = POLLOUT};
-      int r = poll(&p, 1, STALL_MS);
+      int r = poll(&p, 1, WAIT_MS);
       if (r == 0) {
-        job->error = ETIMEDOUT;
+        job->error = EAGAIN;
         return;
       }
       if (r < 0 && errno != EINTR) {
@@ -83,7 +85,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   napi_get_global(env, &global);
   if (status != napi_ok || job->error != 0) {
     napi_value code, msg;
-    const char *name = status != napi_ok ? "ECANCELED" : job->error == ETIMEDOUT ? "ETIMEDOUT" : job->error == EPIPE ? "EPIPE" : job->error == ECONNRESET ? "ECONNRESET" : job->error == EIO ? "EIO" : "ESENDFILE";
+    const char *name = status != napi_ok ? "ECANCELED" : job->error == EAGAIN ? "EAGAIN" : job->error == EPIPE ? "EPIPE" : job->error == ECONNRESET ? "ECONNRESET" : job->error == EIO ? "EIO" : "ESENDFILE";
     napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
     napi_create_string_utf8(env, status != napi_ok ? "cancelled" : strerror(job->error), NAPI_AUTO_LENGTH, &msg);
     napi_create_error(env, code, msg, &argv[0]);

@@ -76,6 +76,30 @@ describe.skipIf(process.platform !== 'linux')('blob downloads through sendfile',
     expect(sendfileStats.started - before).toBe(2);
   });
 
+  it('waits for a reader that pauses (the socket stays full) without losing a byte', async () => {
+    const before = sendfileStats.started;
+    const body = await new Promise<Buffer>((resolve, reject) => {
+      const r = http.request(`${base}/v2/dl/sendfile/blobs/${digest}`, { headers: { authorization } }, (res) => {
+        const chunks: Buffer[] = [];
+        let pauses = 0;
+        res.on('data', (c: Buffer) => {
+          chunks.push(c);
+          // Three pauses longer than the native part's 50 ms wait for room.
+          if (pauses < 3 && chunks.length % 40 === 1) {
+            pauses++;
+            res.pause();
+            setTimeout(() => res.resume(), 200);
+          }
+        });
+        res.on('end', () => resolve(Buffer.concat(chunks)));
+        res.on('error', reject);
+      });
+      r.on('error', reject).end();
+    });
+    expect(body.equals(data)).toBe(true);
+    expect(sendfileStats.started - before).toBe(1);
+  });
+
   it('survives a client that goes away mid-download, and serves the next one', async () => {
     await new Promise<void>((resolve, reject) => {
       const r = http.request(`${base}/v2/dl/sendfile/blobs/${digest}`, { headers: { authorization } }, (res) => {

@@ -6,6 +6,7 @@
  * (not built, not Linux) blobs are streamed as before.
  */
 import { once } from 'node:events';
+import { setTimeout as delay } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
@@ -35,11 +36,47 @@ export async function sendBlobBody(reply: FastifyReply, body: Readable): Promise
   const file = fileRangeOf(body);
   const socket = reply.raw.socket as (NonNullable<FastifyReply['raw']['socket']> & { _handle?: { fd?: unknown } }) | null;
   const socketFd = socket?._handle?.fd;
-  if (!nativeSendfile || !file || !socket || typeof socketFd !== 'number' || socketFd < 0) {
+  if (!nativeSendfile || !file || !socket || typeof socketFd !== 'number' || socketFd < 0 || active >= MAX_ACTIVE) {
     await reply.send(body);
     return;
   }
-  await sendFile(reply, body, file, nativeSendfile, socketFd, socket);
+  active++;
+  try {
+    await sendFile(reply, body, file, nativeSendfile, socketFd, socket);
+  } finally {
+    active--;
+  }
+}
+
+/**
+ * Transfers at once through sendfile; more are streamed. Each holds a thread-pool thread for at
+ * most 50 ms at a time (see native/sendfile), but the pool (4 threads) also serves every file
+ * operation and WAL sync, so downloads never queue more than this many calls on it.
+ */
+const MAX_ACTIVE = 2;
+let active = 0;
+
+/** A reader that takes nothing for this long is given up (the connection is closed). */
+const STALL_MS = 60_000;
+
+/** Sends the range, calling the native part again after each wait for room (EAGAIN). */
+async function sendRange(native: NativeSendfile, socketFd: number, file: FileRange): Promise<void> {
+  let offset = file.offset;
+  let left = file.length;
+  let lastProgress = Date.now();
+  while (left > 0) {
+    const { err, sent } = await new Promise<{ err: (Error & { code?: string }) | null; sent: number }>((resolve) => native(socketFd, file.fd, offset, left, (e, n) => resolve({ err: e, sent: n })));
+    offset += sent;
+    left -= sent;
+    if (sent > 0) lastProgress = Date.now();
+    if (!err) {
+      if (left !== 0) throw new Error(`sendfile stopped with ${left} bytes left`);
+      return;
+    }
+    if (err.code !== 'EAGAIN') throw err;
+    if (Date.now() - lastProgress > STALL_MS) throw new Error(`the client read nothing for ${STALL_MS / 1000} s`);
+    await delay(5); // the socket stayed full for 50 ms: let the client read
+  }
 }
 
 async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, native: NativeSendfile, socketFd: number, socket: NodeJS.WritableStream & { writableLength: number }): Promise<void> {
@@ -53,8 +90,7 @@ async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, na
     // The headers must be in the socket before the file's bytes.
     if (socket.writableLength > 0) await once(socket, 'drain');
     sendfileStats.started++;
-    const sent = await new Promise<number>((resolve, reject) => native(socketFd, file.fd, file.offset, file.length, (err, n) => (err ? reject(err) : resolve(n))));
-    if (sent !== file.length) throw new Error(`sendfile sent ${sent} of ${file.length} bytes`);
+    await sendRange(native, socketFd, file);
     res.end();
   } catch (err) {
     // The client went away or stalled, or the file is shorter than its row says: the response
