@@ -5,7 +5,6 @@
  * docs/benchmarks.md. The native part is the optional package in native/sendfile; without it
  * (not built, not Linux) blobs are streamed as before.
  */
-import { once } from 'node:events';
 import { setTimeout as delay } from 'node:timers/promises';
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
@@ -56,6 +55,8 @@ export async function sendBlobBody(reply: FastifyReply, body: Readable): Promise
 const MAX_ACTIVE = 2;
 let active = 0;
 
+const EMPTY = Buffer.alloc(0);
+
 /** A reader that takes nothing for this long is given up (the connection is closed). */
 const STALL_MS = 60_000;
 
@@ -87,8 +88,9 @@ async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, na
     res.setHeader('X-Request-Id', reply.request.id);
     res.writeHead(reply.statusCode);
     res.flushHeaders();
-    // The headers must be in the socket before the file's bytes.
-    if (socket.writableLength > 0) await once(socket, 'drain');
+    // The headers must be in the socket before the file's bytes: an empty write's callback runs
+    // once everything written before it has gone (also when the socket is corked for this tick).
+    await new Promise<void>((resolve, reject) => socket.write(EMPTY, (err?: Error | null) => (err ? reject(err) : resolve())));
     sendfileStats.started++;
     await sendRange(native, socketFd, file);
     res.end();
