@@ -82,7 +82,9 @@ async function sendRange(native: NativeSendfile, socketFd: number, file: FileRan
 
 async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, native: NativeSendfile, socketFd: number, socket: NodeJS.WritableStream & { writableLength: number }): Promise<void> {
   const res = reply.raw;
-  reply.hijack(); // onResponse (metrics, the request's log line) still runs when `res` finishes
+  // onResponse (metrics, the request's log line) still runs when `res` finishes; onSend hooks do
+  // not, so what server.ts adds there (X-Request-Id) is set here.
+  reply.hijack();
   try {
     for (const [name, value] of Object.entries(reply.getHeaders())) if (value !== undefined) res.setHeader(name, value);
     res.setHeader('X-Request-Id', reply.request.id);
