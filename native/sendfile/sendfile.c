@@ -43,7 +43,9 @@ static void execute(napi_env env, void *data) {
   off_t off = (off_t)job->offset;
   while (job->sent < job->length) {
     int64_t left = job->length - job->sent;
-    size_t chunk = left > (1 << 30) ? (size_t)(1 << 30) : (size_t)left;
+    /* 4 MiB per call (Go's choice as well): measured against 1 GiB per call on a 1 GiB blob by
+     * curl, 1,528-2,003 vs 1,140-1,348 MB/s (Distribution 2,022-2,114 and 1,788-2,180). */
+    size_t chunk = left > (1 << 22) ? (size_t)(1 << 22) : (size_t)left;
     ssize_t n = sendfile(job->sock, job->file, &off, chunk);
     if (n > 0) {
       job->sent += n;
