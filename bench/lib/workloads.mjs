@@ -456,32 +456,26 @@ function toolPath(name) {
   return null;
 }
 
+/** A command's standard output (rejects on a non-zero exit or after `timeoutMs`). */
+async function runTool(path, args, timeoutMs) {
+  const { execFile } = await import('node:child_process');
+  return new Promise((resolve, reject) => {
+    execFile(path, args, { timeout: timeoutMs }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+  });
+}
+
+const headerArgs = (headers) => Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]);
+
 /** One GET by curl into /dev/null: bytes per second and bytes received (non-2xx fails). */
 async function curlDownload(url, headers = {}) {
-  const { execFile } = await import('node:child_process');
-  const out = await new Promise((resolve, reject) => {
-    execFile(
-      toolPath('curl'),
-      ['-sS', '--fail', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url],
-      { timeout: 120_000 },
-      (err, stdout) => (err ? reject(err) : resolve(stdout)),
-    );
-  });
+  const out = await runTool(toolPath('curl'), ['-sS', '--fail', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}', ...headerArgs(headers), url], 120_000);
   const [speed, size] = String(out).trim().split(' ').map(Number);
   return { speed, size };
 }
 
 /** Requests per second that wrk sustains against one URL (non-2xx responses fail the step). */
 async function runWrk(url, connections, seconds, headers = {}) {
-  const { execFile } = await import('node:child_process');
-  const out = await new Promise((resolve, reject) => {
-    execFile(
-      wrkPath(),
-      ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Accept: ${OCI_MANIFEST}`, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url],
-      { timeout: (seconds + 30) * 1000 },
-      (err, stdout) => (err ? reject(err) : resolve(stdout)),
-    );
-  });
+  const out = await runTool(wrkPath(), ['-t1', `-c${connections}`, `-d${seconds}s`, '-H', `Accept: ${OCI_MANIFEST}`, ...headerArgs(headers), url], (seconds + 30) * 1000);
   if (/Non-2xx or 3xx responses/.test(out)) throw new Error(`wrk saw error responses:\n${out}`);
   const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
   if (!m) throw new Error(`cannot read wrk output:\n${out}`);

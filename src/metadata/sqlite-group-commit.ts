@@ -50,13 +50,10 @@ export class WalGroupCommit {
    * a lifecycle preview fills one with 93 inserts.
    */
   track(stmt: Statement): Statement {
-    if (stmt.reader || TEMP_ONLY_WRITE.test(stmt.source)) return stmt;
-    const run = stmt.run.bind(stmt);
-    (stmt as { run: Statement['run'] }).run = (...args: unknown[]) => {
+    if (TEMP_ONLY_WRITE.test(stmt.source)) return stmt;
+    return beforeEachWrite(stmt, () => {
       this.dirty = true;
-      return run(...(args as []));
-    };
-    return stmt;
+    });
   }
 
   /**
@@ -120,6 +117,17 @@ export class WalGroupCommit {
       this.running = false;
     }
   }
+}
+
+/** Makes `stmt` call `hook` before each run, if it is a statement that may write (better-sqlite3 runs those with `run`). */
+export function beforeEachWrite(stmt: Statement, hook: () => void): Statement {
+  if (stmt.reader) return stmt;
+  const run = stmt.run.bind(stmt);
+  (stmt as { run: Statement['run'] }).run = (...args: unknown[]) => {
+    hook();
+    return run(...(args as []));
+  };
+  return stmt;
 }
 
 /** A Kysely dialect whose connections run `afterStatement` after each statement. */

@@ -3,7 +3,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { KyselyMetadataStore } from './kysely/kysely-metadata-store.js';
 import type { Database as Schema } from './kysely/schema.js';
 import { ChangeWatch } from './sqlite-change-watch.js';
-import { WalGroupCommit, withGroupCommit } from './sqlite-group-commit.js';
+import { WalGroupCommit, beforeEachWrite, withGroupCommit } from './sqlite-group-commit.js';
 
 /**
  * Opens (and migrates) the SQLite metadata store. WAL lets readers run beside the one
@@ -127,7 +127,8 @@ function withStatementCache(
       if (!stmt) {
         stmt = db.prepare(source);
         if (group) stmt = group.track(stmt);
-        if (watch) stmt = watchWrites(stmt, watch);
+        // Tells the watch about every statement that may write, before it runs (see sqlite-change-watch.ts).
+        if (watch) stmt = beforeEachWrite(stmt, () => watch.noteWrite());
         if (cache.size >= 1000) cache.delete(cache.keys().next().value as string);
         cache.set(source, stmt);
       }
@@ -140,15 +141,4 @@ function withStatementCache(
       db.close();
     },
   } as { prepare: Database.Database['prepare']; close(): void };
-}
-
-/** Tells the watch about every statement that may write, before it runs (see sqlite-change-watch.ts). */
-function watchWrites(stmt: Database.Statement, watch: ChangeWatch): Database.Statement {
-  if (stmt.reader) return stmt;
-  const run = stmt.run.bind(stmt);
-  (stmt as { run: Database.Statement['run'] }).run = (...args: unknown[]) => {
-    watch.noteWrite();
-    return run(...(args as []));
-  };
-  return stmt;
 }

@@ -143,7 +143,7 @@ export class UploadService {
       // the session anyway (one commit fewer per blob). If publishing fails, the stored bytes run
       // ahead of the recorded offset and the session answers "inconsistent" until it is restarted.
       // The writer that stored the last chunk also commits (one open and stat fewer per blob).
-      const last = body ? await this.appendLocked(row, body, o, false, true) : null;
+      const last = body ? await this.appendLocked(row, body, o, true) : null;
       const size = last?.offset ?? row.offset;
       const state = this.hashes.get(id);
       const writer = last?.writer ?? (await this.ctx.blobs.writer(row.storageKey, { resume: true, ...signalOpt(o.signal) }));
@@ -253,14 +253,12 @@ export class UploadService {
     return { id, repositoryId: s.r, storageKey: storageKeyFor(id), offset: 0, createdAt: s.c, updatedAt: s.c, lazy: true };
   }
 
-  /** `last`: the session is completed right after (the store may make the bytes durable now). */
-  private async appendLocked(
-    row: SessionRow,
-    body: AsyncIterable<unknown>,
-    o: ChunkOptions,
-    record = true,
-    last = false,
-  ): Promise<{ offset: number; writer: BlobWriter }> {
+  /**
+   * Stores one chunk. `completing`: the session is completed right after (the PUT's last chunk),
+   * so the new offset is not recorded (the publish deletes the row) and the store may make the
+   * bytes durable now.
+   */
+  private async appendLocked(row: SessionRow, body: AsyncIterable<unknown>, o: ChunkOptions, completing = false): Promise<{ offset: number; writer: BlobWriter }> {
     if (o.range) {
       if (o.range.start !== row.offset) {
         throw new BerthError('UPLOAD_OUT_OF_ORDER', `chunk starts at ${o.range.start} but the upload is at ${row.offset}`, {
@@ -282,7 +280,7 @@ export class UploadService {
     const metered = meter(body, hash, declared);
     let appended: number;
     try {
-      appended = await writer.append(metered.stream, { last, ...signalOpt(o.signal) });
+      appended = await writer.append(metered.stream, { last: completing, ...signalOpt(o.signal) });
     } catch (err) {
       // The hash has absorbed bytes that were not stored: it no longer matches the data.
       this.hashes.delete(row.id);
@@ -293,7 +291,7 @@ export class UploadService {
       throw truncated(appended, declared);
     }
     const offset = row.offset + appended;
-    if (record && !(await this.record(row, offset))) {
+    if (!completing && !(await this.record(row, offset))) {
       this.hashes.delete(row.id);
       throw new BerthError('UPLOAD_INVALID', `upload ${row.id} was changed concurrently; check its status and resume`);
     }
