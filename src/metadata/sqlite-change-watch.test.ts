@@ -1,5 +1,5 @@
 /**
- * The SQLite store serves repository rows and registry settings from memory while the database
+ * The SQLite store serves repository rows, registry settings and pulled manifests from memory while the database
  * is unchanged: these tests change it every way a change can come (this connection, inside and
  * outside a transaction; another connection, as another worker or `berth gc` would) and check
  * that the next read sees the change, and that unchanged reads do not touch the database.
@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_REPOSITORY_SETTINGS } from './types.js';
+import { DEFAULT_REPOSITORY_SETTINGS, type MetadataStore } from './types.js';
 import { openSqliteMetadataStore } from './sqlite.js';
 
 describe('SQLite reads kept while the database is unchanged', () => {
@@ -86,5 +86,93 @@ describe('SQLite reads kept while the database is unchanged', () => {
     } finally {
       await store.close();
     }
+  });
+
+  describe('manifests as pulls read them', () => {
+    const d = (n: number): string => `sha256:${String(n).padStart(64, '0')}`;
+    /** Stores manifest `n` (content `{"n":n}` padded to `size` bytes) and points `tag` at it. */
+    async function push(store: MetadataStore, repositoryId: number, tag: string, n: number, size = 0): Promise<void> {
+      const content = Buffer.from(JSON.stringify({ n, pad: 'x'.repeat(size) }));
+      await store.tx(async (tx) => {
+        await tx.manifests.put(
+          { repositoryId, digest: d(n), mediaType: 'application/vnd.oci.image.manifest.v1+json', size: content.length, artifactType: null, subjectDigest: null, annotations: { n: String(n) }, pushedAt: 1, lastPulledAt: null },
+          content,
+          [],
+        );
+        await tx.tags.set(repositoryId, tag, d(n), 1);
+      });
+    }
+
+    it('sees a tag moved or deleted by this connection at once', async () => {
+      const store = await openSqliteMetadataStore(join(dir, 'tags-own.db'));
+      try {
+        const repo = await store.repositories.ensure('pull/own', 1);
+        await push(store, repo.id, 'latest', 1);
+        expect((await store.tags.resolveByName('pull/own', 'latest'))?.digest).toBe(d(1));
+        expect((await store.manifests.getByName('pull/own', d(1)))?.digest).toBe(d(1));
+        await push(store, repo.id, 'latest', 2);
+        expect((await store.tags.resolveByName('pull/own', 'latest'))?.digest).toBe(d(2));
+        await store.tags.delete(repo.id, 'latest');
+        expect(await store.tags.resolveByName('pull/own', 'latest')).toBeNull();
+        await store.manifests.delete(repo.id, d(1));
+        expect(await store.manifests.getByName('pull/own', d(1))).toBeNull();
+      } finally {
+        await store.close();
+      }
+    });
+
+    it("sees another connection's tag move from the next turn on, and keeps an unchanged manifest frozen", async () => {
+      const path = join(dir, 'tags-other.db');
+      const store = await openSqliteMetadataStore(path);
+      const other = new Database(path);
+      try {
+        const repo = await store.repositories.ensure('pull/other', 1);
+        await push(store, repo.id, 'latest', 1);
+        await push(store, repo.id, 'v2', 2);
+        await nextTurn();
+        const first = await store.tags.resolveByName('pull/other', 'latest');
+        await nextTurn();
+        const again = await store.tags.resolveByName('pull/other', 'latest');
+        expect(again).toBe(first);
+        expect(Object.isFrozen(again)).toBe(true);
+        expect(Object.isFrozen(again?.annotations)).toBe(true);
+        expect(again?.content.toString()).toContain('"n":1');
+
+        other.prepare('update tags set digest = ? where repository_id = ? and name = ?').run(d(2), repo.id, 'latest');
+        await nextTurn();
+        expect((await store.tags.resolveByName('pull/other', 'latest'))?.digest).toBe(d(2));
+        other.prepare('delete from manifests where repository_id = ? and digest = ?').run(repo.id, d(1));
+        await nextTurn();
+        expect(await store.manifests.getByName('pull/other', d(1))).toBeNull();
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
+
+    it('does not keep a manifest larger than a sixteenth of its budget', async () => {
+      const path = join(dir, 'tags-big.db');
+      const store = await openSqliteMetadataStore(path);
+      const other = new Database(path);
+      try {
+        const repo = await store.repositories.ensure('pull/big', 1);
+        await push(store, repo.id, 'small', 1);
+        await push(store, repo.id, 'big', 2, 600 * 1024);
+        await nextTurn();
+        // Read once (kept if it may be), then changed by another connection in the same turn:
+        // a kept copy is served until the next turn, a copy not kept is read anew.
+        const small = await store.tags.resolveByName('pull/big', 'small');
+        const big = await store.tags.resolveByName('pull/big', 'big');
+        other.prepare('update manifests set media_type = ? where repository_id = ?').run('application/x-changed', repo.id);
+        expect(await store.tags.resolveByName('pull/big', 'small')).toBe(small);
+        const bigAgain = await store.tags.resolveByName('pull/big', 'big');
+        // (Not `.not.toBe`: on objects that differ it compares them deeply, 600 KiB of content.)
+        expect(bigAgain === big).toBe(false);
+        expect(bigAgain?.mediaType).toBe('application/x-changed');
+      } finally {
+        other.close();
+        await store.close();
+      }
+    });
   });
 });

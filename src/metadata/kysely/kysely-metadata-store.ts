@@ -3,7 +3,7 @@ import type { MetadataSnapshot, MetadataStore, MetadataTx } from '../types.js';
 import { migrationProvider } from './migrations.js';
 import type { Database } from './schema.js';
 import { KyselyBlobs } from './blobs.js';
-import { KyselyManifests } from './manifests.js';
+import { KyselyManifests, manifestCache } from './manifests.js';
 import { KyselyRegistrySettings, KyselyRepositories } from './repositories.js';
 import { KyselyTags } from './tags.js';
 import { KyselyUploads } from './uploads.js';
@@ -15,11 +15,12 @@ import { KyselyScans } from './scans.js';
 import type { ChangeWatch } from '../sqlite-change-watch.js';
 
 function bind(db: Kysely<Database>, dialect: 'sqlite' | 'postgres', watch?: ChangeWatch): MetadataTx {
+  const manifests = watch && manifestCache(watch);
   return {
     repositories: new KyselyRepositories(db, watch),
     blobs: new KyselyBlobs(db, dialect),
-    manifests: new KyselyManifests(db, dialect),
-    tags: new KyselyTags(db),
+    manifests: new KyselyManifests(db, dialect, manifests ? { cache: manifests } : {}),
+    tags: new KyselyTags(db, manifests),
     uploads: new KyselyUploads(db),
     registry: new KyselyRegistrySettings(db, watch),
     schedules: new KyselySchedules(db),

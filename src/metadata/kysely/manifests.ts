@@ -4,6 +4,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { InventoryManifest, ManifestReference, ManifestRow, ManifestStore, ManifestWithContent, Page, RepositoryInventory } from '../types.js';
 import { MediaType } from '../../core/media-types.js';
 import type { Database } from './schema.js';
+import { EpochCache, type ChangeWatch } from '../sqlite-change-watch.js';
 
 type Db = Kysely<Database>;
 
@@ -21,6 +22,31 @@ export const toManifest = (r: Omit<Selectable<Database['manifests']>, 'content' 
 
 export const withContent = (r: Omit<Selectable<Database['manifests']>, 'blob_bytes'>): ManifestWithContent => ({ ...toManifest(r), content: r.content });
 
+/** The manifest bytes a ManifestCache keeps at most (a pull's manifests are a few KiB each). */
+const MANIFEST_CACHE_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Manifests as pulls read them (by repository name and tag or digest), kept while the database is
+ * unchanged (the main SQLite store only; see sqlite-change-watch.ts). A kept row is shared by
+ * every request that reads it: the row is frozen; its content Buffer cannot be, and nothing
+ * writes to it (it is only sent).
+ */
+export type ManifestCache = EpochCache<ManifestWithContent | null>;
+
+export function manifestCache(watch: ChangeWatch): ManifestCache {
+  return new EpochCache(watch, { maxBytes: MANIFEST_CACHE_BYTES, sizeOf: (m) => 256 + (m?.content.length ?? 0) });
+}
+
+/** Reads through `cache` when there is one (`load` reads the database). */
+export async function cachedManifest(cache: ManifestCache | undefined, key: string, load: () => Promise<ManifestWithContent | null>): Promise<ManifestWithContent | null> {
+  if (!cache) return load();
+  return cache.get(key, async () => {
+    const m = await load();
+    if (m?.annotations) Object.freeze(m.annotations);
+    return m && Object.freeze(m);
+  });
+}
+
 const MANIFEST_COLUMNS = [
   'repository_id',
   'digest',
@@ -36,13 +62,16 @@ const MANIFEST_COLUMNS = [
 export class KyselyManifests implements ManifestStore {
   /** In a snapshot: the digests `inventory` read, per repository (see exclusiveBytes). */
   private readonly inventoried: Map<number, string[]> | undefined;
+  /** Pulls' reads while the database is unchanged (the main SQLite store only). */
+  private readonly cache: ManifestCache | undefined;
 
   constructor(
     private readonly db: Db,
     private readonly dialect: 'sqlite' | 'postgres',
-    o: { snapshot?: boolean } = {},
+    o: { snapshot?: boolean; cache?: ManifestCache } = {},
   ) {
     this.inventoried = o.snapshot ? new Map() : undefined;
+    this.cache = o.cache;
   }
 
   async get(repositoryId: number, digest: string): Promise<ManifestWithContent | null> {
@@ -55,7 +84,12 @@ export class KyselyManifests implements ManifestStore {
     return r ? withContent(r) : null;
   }
 
-  async getByName(repository: string, digest: string): Promise<ManifestWithContent | null> {
+  getByName(repository: string, digest: string): Promise<ManifestWithContent | null> {
+    // Names cannot hold a newline, nor a digest a space: the key is unambiguous.
+    return cachedManifest(this.cache, `${repository}\n@${digest}`, () => this.readByName(repository, digest));
+  }
+
+  private async readByName(repository: string, digest: string): Promise<ManifestWithContent | null> {
     const r = await this.db
       .selectFrom('repositories as p')
       .innerJoin('manifests as m', 'm.repository_id', 'p.id')

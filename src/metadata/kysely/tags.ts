@@ -1,6 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { ManifestWithContent, Page, TagStore } from '../types.js';
-import { withContent } from './manifests.js';
+import { cachedManifest, withContent, type ManifestCache } from './manifests.js';
 import { prepared } from './prepared.js';
 import type { Database } from './schema.js';
 
@@ -18,7 +18,10 @@ const resolveByNameQuery = prepared('tags.resolveByName', (db: Kysely<Database>)
 type Db = Kysely<Database>;
 
 export class KyselyTags implements TagStore {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Db,
+    private readonly cache?: ManifestCache,
+  ) {}
 
   async resolve(repositoryId: number, tag: string): Promise<ManifestWithContent | null> {
     const r = await this.db
@@ -31,9 +34,12 @@ export class KyselyTags implements TagStore {
     return r ? withContent(r) : null;
   }
 
-  async resolveByName(repository: string, tag: string): Promise<ManifestWithContent | null> {
-    const [r] = await resolveByNameQuery(this.db, repository, tag);
-    return r ? withContent(r) : null;
+  resolveByName(repository: string, tag: string): Promise<ManifestWithContent | null> {
+    // Names cannot hold a newline; a tag cannot start with '@' (a digest key does).
+    return cachedManifest(this.cache, `${repository}\n${tag}`, async () => {
+      const [r] = await resolveByNameQuery(this.db, repository, tag);
+      return r ? withContent(r) : null;
+    });
   }
 
   async set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null> {
