@@ -100,6 +100,10 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect(await store.blobs.getLinkedByName(other.name, digest)).toBeNull();
       expect(await store.blobs.getLinked(other.id, digest)).toBeNull();
       expect([...(await store.blobs.linkedAmong(repo.id, [digest, d(1)]))]).toEqual([digest]);
+      // Past the number of digests a statement is prepared for (16), and with repeats.
+      const many = [...Array.from({ length: 20 }, (_, i) => d(`f${i}`)), digest, digest];
+      expect([...(await store.blobs.linkedAmong(repo.id, many))]).toEqual([digest]);
+      expect([...(await store.blobs.linkedAmong(other.id, many))]).toEqual([]);
       expect(await store.blobs.unlink(repo.id, digest)).toBe(true);
       expect(await store.blobs.unlink(repo.id, digest)).toBe(false);
       expect(await store.blobs.getLinked(repo.id, digest)).toBeNull();

@@ -1,9 +1,29 @@
 import { sql, type Kysely, type Selectable } from 'kysely';
 import type { BlobIndex, BlobRow } from '../types.js';
 import type { Database } from './schema.js';
+import { $, affected, prepared, preparedQuery } from './prepared.js';
 
 type Db = Kysely<Database>;
 type Dialect = 'sqlite' | 'postgres';
+
+const getQuery = prepared('blobs.get', (db: Db) => db.selectFrom('blobs').selectAll().where('digest', '=', $(1)));
+const insertQuery = preparedQuery('blobs.insert', (db: Db) =>
+  db
+    .insertInto('blobs')
+    .values({ digest: $(1), size: $(2), storage_key: $(3), created_at: $(4) })
+    .onConflict((oc) => oc.column('digest').doNothing()),
+);
+const linkQuery = preparedQuery('blobs.link', (db: Db) =>
+  db
+    .insertInto('repository_blobs')
+    // The blob's size beside the link: whole-repository counts (what a lifecycle preview would
+    // free) read it from the repository's own links instead of looking every blob up.
+    .values({ repository_id: $(1), digest: $(2), created_at: $(3), size: sql<number | null>`(select size from blobs where digest = ${$(2)})` })
+    // NOTE: a fresh link restarts the blob's garbage-collection grace period.
+    .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: $(3) })),
+);
+/** Up to this many digests, `linkedAmong` runs a statement prepared for their number. */
+const PREPARED_LIST = 16;
 
 const toBlob = (r: Selectable<Database['blobs']>): BlobRow => ({
   digest: r.digest,
@@ -19,31 +39,19 @@ export class KyselyBlobs implements BlobIndex {
   ) {}
 
   async get(digest: string): Promise<BlobRow | null> {
-    const r = await this.db.selectFrom('blobs').selectAll().where('digest', '=', digest).executeTakeFirst();
+    const [r] = await getQuery(this.db, digest);
     return r ? toBlob(r) : null;
   }
 
   async insert(row: BlobRow): Promise<{ inserted: boolean; row: BlobRow }> {
-    const res = await this.db
-      .insertInto('blobs')
-      .values({ digest: row.digest, size: row.size, storage_key: row.storageKey, created_at: row.createdAt })
-      .onConflict((oc) => oc.column('digest').doNothing())
-      .executeTakeFirst();
-    if (Number(res.numInsertedOrUpdatedRows ?? 0) > 0) return { inserted: true, row };
+    if (affected(await insertQuery(this.db, row.digest, row.size, row.storageKey, row.createdAt)) > 0) return { inserted: true, row };
     const existing = await this.get(row.digest);
     if (!existing) throw new Error(`blob ${row.digest} vanished after a conflicting insert`);
     return { inserted: false, row: existing };
   }
 
   async link(repositoryId: number, digest: string, now: number): Promise<void> {
-    await this.db
-      .insertInto('repository_blobs')
-      // The blob's size beside the link: whole-repository counts (what a lifecycle preview would
-      // free) read it from the repository's own links instead of looking every blob up.
-      .values({ repository_id: repositoryId, digest, created_at: now, size: sql<number | null>`(select size from blobs where digest = ${digest})` })
-      // NOTE: a fresh link restarts the blob's garbage-collection grace period.
-      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: now }))
-      .execute();
+    await linkQuery(this.db, repositoryId, digest, now);
   }
 
   async unlink(repositoryId: number, digest: string): Promise<boolean> {
@@ -91,17 +99,12 @@ export class KyselyBlobs implements BlobIndex {
 
   async linkedAmong(repositoryId: number, digests: string[]): Promise<Set<string>> {
     if (digests.length === 0) return new Set();
-    let q = this.db
-      .selectFrom('repository_blobs as l')
-      .innerJoin('blobs as b', 'b.digest', 'l.digest')
-      .select('l.digest')
-      .where('l.repository_id', '=', repositoryId)
-      .where('l.digest', 'in', [...new Set(digests)]);
-    // NOTE: inside a PostgreSQL transaction this share-locks the links and the blob rows until
-    // commit; garbage collection takes the blob row FOR UPDATE before it checks references, so
-    // it waits for this manifest and then sees it.
-    if (this.dialect === 'postgres') q = q.forShare();
-    return new Set((await q.execute()).map((r) => r.digest));
+    const unique = [...new Set(digests)];
+    const rows =
+      unique.length <= PREPARED_LIST
+        ? await linkedAmongQuery(this.dialect, unique.length)(this.db, repositoryId, ...unique)
+        : await linkedAmong(this.db, this.dialect, repositoryId, unique).execute();
+    return new Set(rows.map((r) => r.digest));
   }
 
   async gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]> {
@@ -181,4 +184,29 @@ export class KyselyBlobs implements BlobIndex {
     for (const r of await q.execute()) out.set(Number(r.repository_id), { bytes: Number(r.bytes), sharedBytes: Number(r.shared) });
     return out;
   }
+}
+
+function linkedAmong(db: Db, dialect: Dialect, repositoryId: number, digests: string[]) {
+  const q = db
+    .selectFrom('repository_blobs as l')
+    .innerJoin('blobs as b', 'b.digest', 'l.digest')
+    .select('l.digest')
+    .where('l.repository_id', '=', repositoryId)
+    .where('l.digest', 'in', digests);
+  // NOTE: inside a PostgreSQL transaction this share-locks the links and the blob rows until
+  // commit; garbage collection takes the blob row FOR UPDATE before it checks references, so
+  // it waits for this manifest and then sees it.
+  return dialect === 'postgres' ? q.forShare() : q;
+}
+
+/** `linkedAmong` prepared per dialect and number of digests. */
+const linkedAmongQueries = new Map<string, (db: Db, ...values: unknown[]) => Promise<{ digest: string }[]>>();
+function linkedAmongQuery(dialect: Dialect, n: number) {
+  const key = `${dialect}.${n}`;
+  let q = linkedAmongQueries.get(key);
+  if (!q) {
+    const digests = Array.from({ length: n }, (_, i) => $(i + 2));
+    linkedAmongQueries.set(key, (q = prepared(`blobs.linkedAmong.${key}`, (db: Db) => linkedAmong(db, dialect, $(1), digests))));
+  }
+  return q;
 }

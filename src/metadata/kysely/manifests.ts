@@ -1,9 +1,10 @@
-import { CompiledQuery, sql, type Kysely, type Selectable } from 'kysely';
+import { CompiledQuery, sql, type Kysely, type QueryResult, type Selectable } from 'kysely';
 // Resolves after the I/O callbacks already due (other requests) have run.
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { InventoryManifest, ManifestReference, ManifestRow, ManifestStore, ManifestWithContent, Page, RepositoryInventory } from '../types.js';
 import { MediaType } from '../../core/media-types.js';
 import type { Database } from './schema.js';
+import { $, affected, preparedQuery } from './prepared.js';
 import { EpochCache, type ChangeWatch } from '../sqlite-change-watch.js';
 
 type Db = Kysely<Database>;
@@ -59,6 +60,60 @@ const MANIFEST_COLUMNS = [
   'last_pulled_at',
 ] as const;
 
+/** Up to this many blobs or references, a manifest's inserts run statements prepared for their number. */
+const PREPARED_LIST = 16;
+
+/**
+ * The manifest row's insert. `values` are the columns up to last_pulled_at in table order;
+ * `blobBytes` is the sum itself or the digests to sum in a subquery.
+ */
+function insertManifest(db: Db, values: unknown[], blobBytes: { sum: unknown } | { digests: unknown[] }) {
+  const v = (i: number): never => values[i] as never;
+  return db
+    .insertInto('manifests')
+    .values({
+      repository_id: v(0),
+      digest: v(1),
+      media_type: v(2),
+      size: v(3),
+      content: v(4),
+      artifact_type: v(5),
+      subject_digest: v(6),
+      annotations: v(7),
+      pushed_at: v(8),
+      last_pulled_at: v(9),
+      blob_bytes: 'sum' in blobBytes ? (blobBytes.sum as never) : sql<number>`(select coalesce(sum(size), 0) from blobs where digest in (${sql.join(blobBytes.digests)}))`,
+    })
+    .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing());
+}
+
+/** The references' insert: `refValues` holds child digest and kind of each, in turn. */
+function insertRefs(db: Db, repositoryId: unknown, parentDigest: unknown, refValues: unknown[]) {
+  const rows = [];
+  for (let i = 0; i < refValues.length; i += 2) rows.push({ repository_id: repositoryId as never, parent_digest: parentDigest as never, child_digest: refValues[i] as never, kind: refValues[i + 1] as never });
+  return db.insertInto('manifest_refs').values(rows);
+}
+
+const placeholders = (from: number, n: number): never[] => Array.from({ length: n }, (_, i) => $(from + i));
+type PreparedWrite = (db: Db, ...values: unknown[]) => Promise<QueryResult<unknown>>;
+const insertManifestQueries = new Map<number, PreparedWrite>();
+/** Values: the ten columns, then the blob digests (or, with none, the sum 0). */
+function insertManifestQuery(blobs: number) {
+  let q = insertManifestQueries.get(blobs);
+  if (!q) {
+    const columns = placeholders(1, 10);
+    insertManifestQueries.set(blobs, (q = preparedQuery(`manifests.insert.${blobs}`, (db: Db) => insertManifest(db, columns, blobs === 0 ? { sum: $(11) } : { digests: placeholders(11, blobs) }))));
+  }
+  return q;
+}
+const insertRefsQueries = new Map<number, PreparedWrite>();
+/** Values: repository id, parent digest, then child digest and kind of each reference. */
+function insertRefsQuery(refs: number) {
+  let q = insertRefsQueries.get(refs);
+  if (!q) insertRefsQueries.set(refs, (q = preparedQuery(`manifest_refs.insert.${refs}`, (db: Db) => insertRefs(db, $(1), $(2), placeholders(3, 2 * refs)))));
+  return q;
+}
+
 export class KyselyManifests implements ManifestStore {
   /** In a snapshot: the digests `inventory` read, per repository (see exclusiveBytes). */
   private readonly inventoried: Map<number, string[]> | undefined;
@@ -101,47 +156,31 @@ export class KyselyManifests implements ManifestStore {
   }
 
   async put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean> {
-    const unique = new Map(refs.map((r) => [`${r.kind} ${r.digest}`, r]));
-    const blobDigests = [...unique.values()].filter((r) => r.kind === 'blob').map((r) => r.digest);
+    const unique = [...new Map(refs.map((r) => [`${r.kind} ${r.digest}`, r])).values()];
+    const blobDigests = unique.filter((r) => r.kind === 'blob').map((r) => r.digest);
+    const values = [
+      row.repositoryId,
+      row.digest,
+      row.mediaType,
+      row.size,
+      content,
+      row.artifactType,
+      row.subjectDigest,
+      row.annotations === null ? null : JSON.stringify(row.annotations),
+      row.pushedAt,
+      row.lastPulledAt,
+    ];
     // The summed sizes of its blobs (a blob without a row counts 0): a subquery of the insert (a
     // statement fewer per manifest PUT), or summed first past the bound-parameter chunk.
-    const blobBytes =
-      blobDigests.length === 0
-        ? 0
-        : blobDigests.length <= CHUNK
-          ? sql<number>`(select coalesce(sum(size), 0) from blobs where digest in (${sql.join(blobDigests)}))`
-          : await this.sumBlobSizes(blobDigests);
-    const res = await this.db
-      .insertInto('manifests')
-      .values({
-        repository_id: row.repositoryId,
-        digest: row.digest,
-        media_type: row.mediaType,
-        size: row.size,
-        content,
-        artifact_type: row.artifactType,
-        subject_digest: row.subjectDigest,
-        annotations: row.annotations === null ? null : JSON.stringify(row.annotations),
-        pushed_at: row.pushedAt,
-        last_pulled_at: row.lastPulledAt,
-        blob_bytes: blobBytes,
-      })
-      .onConflict((oc) => oc.columns(['repository_id', 'digest']).doNothing())
-      .executeTakeFirst();
-    if (Number(res.numInsertedOrUpdatedRows ?? 0) === 0) return false;
-    if (unique.size > 0) {
-      await this.db
-        .insertInto('manifest_refs')
-        .values(
-          [...unique.values()].map((r) => ({
-            repository_id: row.repositoryId,
-            parent_digest: row.digest,
-            child_digest: r.digest,
-            kind: r.kind,
-          })),
-        )
-        .execute();
-    }
+    const inserted =
+      blobDigests.length <= PREPARED_LIST
+        ? affected(await insertManifestQuery(blobDigests.length)(this.db, ...values, ...(blobDigests.length === 0 ? [0] : blobDigests)))
+        : Number((await insertManifest(this.db, values, blobDigests.length <= CHUNK ? { digests: blobDigests } : { sum: await this.sumBlobSizes(blobDigests) }).executeTakeFirst()).numInsertedOrUpdatedRows ?? 0);
+    if (inserted === 0) return false;
+    if (unique.length === 0) return true;
+    const refValues = unique.flatMap((r) => [r.digest, r.kind]);
+    if (unique.length <= PREPARED_LIST) await insertRefsQuery(unique.length)(this.db, row.repositoryId, row.digest, ...refValues);
+    else await insertRefs(this.db, row.repositoryId, row.digest, refValues).execute();
     return true;
   }
 

@@ -8,12 +8,12 @@ import {
   type RepositoryStore,
 } from '../types.js';
 import type { Database } from './schema.js';
-import { prepared } from './prepared.js';
+import { $, prepared } from './prepared.js';
 import { EpochCache, deepFreeze, type ChangeWatch } from '../sqlite-change-watch.js';
 
 // Read on every authorized request: compiled once (see prepared.ts).
-const repositoryByName = prepared('repositories.get', (db: Kysely<Database>) => db.selectFrom('repositories').selectAll().where('name', '=', '$1'));
-const settingByKey = prepared('registry_settings.get', (db: Kysely<Database>) => db.selectFrom('registry_settings').select('value').where('key', '=', '$1'));
+const repositoryByName = prepared('repositories.get', (db: Kysely<Database>) => db.selectFrom('repositories').selectAll().where('name', '=', $(1)));
+const settingByKey = prepared('registry_settings.get', (db: Kysely<Database>) => db.selectFrom('registry_settings').select('value').where('key', '=', $(1)));
 
 type Db = Kysely<Database>;
 

@@ -1,7 +1,7 @@
 import type { Kysely } from 'kysely';
 import type { ManifestWithContent, Page, TagStore } from '../types.js';
 import { cachedManifest, withContent, type ManifestCache } from './manifests.js';
-import { prepared } from './prepared.js';
+import { $, affected, prepared, preparedQuery } from './prepared.js';
 import type { Database } from './schema.js';
 
 // The pull path's lookup (a tag of a repository, by names), compiled once.
@@ -11,9 +11,18 @@ const resolveByNameQuery = prepared('tags.resolveByName', (db: Kysely<Database>)
     .innerJoin('tags as t', 't.repository_id', 'p.id')
     .innerJoin('manifests as m', (j) => j.onRef('m.repository_id', '=', 't.repository_id').onRef('m.digest', '=', 't.digest'))
     .selectAll('m')
-    .where('p.name', '=', '$1')
-    .where('t.name', '=', '$2'),
+    .where('p.name', '=', $(1))
+    .where('t.name', '=', $(2)),
 );
+
+const digestOfQuery = prepared('tags.digestOf', (db: Kysely<Database>) => db.selectFrom('tags').select('digest').where('repository_id', '=', $(1)).where('name', '=', $(2)));
+const upsertQuery = preparedQuery('tags.upsert', (db: Kysely<Database>) =>
+  db
+    .insertInto('tags')
+    .values({ repository_id: $(1), name: $(2), digest: $(3), updated_at: $(4) })
+    .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ digest: $(3), updated_at: $(4) })),
+);
+const deleteQuery = preparedQuery('tags.delete', (db: Kysely<Database>) => db.deleteFrom('tags').where('repository_id', '=', $(1)).where('name', '=', $(2)));
 
 type Db = Kysely<Database>;
 
@@ -43,23 +52,13 @@ export class KyselyTags implements TagStore {
   }
 
   async set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null> {
-    const prev = await this.db
-      .selectFrom('tags')
-      .select('digest')
-      .where('repository_id', '=', repositoryId)
-      .where('name', '=', tag)
-      .executeTakeFirst();
-    await this.db
-      .insertInto('tags')
-      .values({ repository_id: repositoryId, name: tag, digest, updated_at: now })
-      .onConflict((oc) => oc.columns(['repository_id', 'name']).doUpdateSet({ digest, updated_at: now }))
-      .execute();
-    return prev?.digest ?? null;
+    const prev = await this.digestOf(repositoryId, tag);
+    await upsertQuery(this.db, repositoryId, tag, digest, now);
+    return prev;
   }
 
   async delete(repositoryId: number, tag: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return affected(await deleteQuery(this.db, repositoryId, tag)) > 0;
   }
 
   async list(repositoryId: number, page: Page): Promise<string[]> {
@@ -100,7 +99,7 @@ export class KyselyTags implements TagStore {
   }
 
   async digestOf(repositoryId: number, tag: string): Promise<string | null> {
-    const r = await this.db.selectFrom('tags').select('digest').where('repository_id', '=', repositoryId).where('name', '=', tag).executeTakeFirst();
+    const [r] = await digestOfQuery(this.db, repositoryId, tag);
     return r?.digest ?? null;
   }
 }

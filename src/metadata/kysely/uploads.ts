@@ -1,6 +1,7 @@
 import type { Kysely, Selectable } from 'kysely';
 import type { UploadRow, UploadStore } from '../types.js';
 import type { Database } from './schema.js';
+import { $, affected, prepared, preparedQuery } from './prepared.js';
 
 type Db = Kysely<Database>;
 
@@ -12,6 +13,9 @@ const toUpload = (r: Selectable<Database['uploads']>): UploadRow => ({
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
 });
+
+const getQuery = prepared('uploads.get', (db: Db) => db.selectFrom('uploads').selectAll().where('id', '=', $(1)));
+const deleteQuery = preparedQuery('uploads.delete', (db: Db) => db.deleteFrom('uploads').where('id', '=', $(1)));
 
 export class KyselyUploads implements UploadStore {
   constructor(private readonly db: Db) {}
@@ -31,7 +35,7 @@ export class KyselyUploads implements UploadStore {
   }
 
   async get(id: string): Promise<UploadRow | null> {
-    const r = await this.db.selectFrom('uploads').selectAll().where('id', '=', id).executeTakeFirst();
+    const [r] = await getQuery(this.db, id);
     return r ? toUpload(r) : null;
   }
 
@@ -46,8 +50,7 @@ export class KyselyUploads implements UploadStore {
   }
 
   async delete(id: string): Promise<boolean> {
-    const r = await this.db.deleteFrom('uploads').where('id', '=', id).executeTakeFirst();
-    return Number(r.numDeletedRows) > 0;
+    return affected(await deleteQuery(this.db, id)) > 0;
   }
 
   async listStale(before: number, limit: number): Promise<UploadRow[]> {
