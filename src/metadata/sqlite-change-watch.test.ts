@@ -12,6 +12,9 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_REPOSITORY_SETTINGS, type MetadataStore } from './types.js';
 import { openSqliteMetadataStore } from './sqlite.js';
+import { writtenTable } from './sqlite-change-watch.js';
+import { MANIFEST_TABLES } from './kysely/manifests.js';
+import { REGISTRY_SETTINGS_TABLES, REPOSITORY_TABLES } from './kysely/repositories.js';
 
 describe('SQLite reads kept while the database is unchanged', () => {
   const dir = mkdtempSync(join(tmpdir(), 'berth-change-watch-'));
@@ -171,6 +174,74 @@ describe('SQLite reads kept while the database is unchanged', () => {
         expect(bigAgain?.mediaType).toBe('application/x-changed');
       } finally {
         other.close();
+        await store.close();
+      }
+    });
+  });
+
+  describe('writes told apart by table', () => {
+    it('reads the table a write statement names, and nothing else', () => {
+      expect(writtenTable('insert into "tags" ("a") values (?)')).toBe('tags');
+      expect(writtenTable('  INSERT OR REPLACE INTO main.Tags (a) values (1)')).toBe('tags');
+      expect(writtenTable('replace into "manifests" values (1)')).toBe('manifests');
+      expect(writtenTable('update "repositories" set "settings" = ?')).toBe('repositories');
+      expect(writtenTable('update or ignore uploads set x = 1')).toBe('uploads');
+      expect(writtenTable('delete from "registry_settings" where "key" = ?')).toBe('registry_settings');
+      expect(writtenTable('insert into temp.preview (d) values (?)')).toBe('temp.preview');
+      // Not recognised: counted as a change of every table.
+      expect(writtenTable('with x as (select 1) delete from tags')).toBeNull();
+      expect(writtenTable('alter table tags rename to t2')).toBeNull();
+      expect(writtenTable('pragma foreign_keys = off')).toBeNull();
+      expect(writtenTable('drop table tags')).toBeNull();
+    });
+
+    it('names, for every cache, each table whose deletes or updates cascade into the ones it reads', async () => {
+      const path = join(dir, 'schema.db');
+      const store = await openSqliteMetadataStore(path);
+      const db = new Database(path, { readonly: true });
+      try {
+        // (One row per column of a key: a two-column key is listed twice.)
+        const cascadingParents = (table: string): string[] => [
+          ...new Set(
+            (db.prepare(`pragma foreign_key_list("${table}")`).all() as { table: string; on_update: string; on_delete: string }[])
+              .filter((fk) => ![fk.on_delete, fk.on_update].every((a) => a === 'NO ACTION' || a === 'RESTRICT'))
+              .map((fk) => fk.table.toLowerCase()),
+          ),
+        ];
+        for (const tables of [MANIFEST_TABLES, REPOSITORY_TABLES, REGISTRY_SETTINGS_TABLES]) {
+          for (const t of tables) {
+            expect(db.prepare("select count(*) as n from sqlite_master where type = 'table' and name = ?").get(t)).toEqual({ n: 1 });
+            for (const parent of cascadingParents(t)) expect(tables, `${t} cascades from ${parent}`).toContain(parent);
+          }
+        }
+        // The check can fail: tags do cascade from manifests and repositories.
+        expect(cascadingParents('tags').sort()).toEqual(['manifests', 'repositories']);
+      } finally {
+        db.close();
+        await store.close();
+      }
+    });
+
+    it('keeps the rows of tables a write did not touch, and drops those it did', async () => {
+      const store = await openSqliteMetadataStore(join(dir, 'by-table.db'));
+      try {
+        const repo = await store.repositories.ensure('table/repo', 1);
+        await store.registry.put('registry-policy', 'p1');
+        const row = await store.repositories.get('table/repo');
+        const policy = await store.registry.get('registry-policy');
+        // A blob upload's writes: blobs, links, uploads.
+        await store.tx(async (tx) => {
+          await tx.blobs.insert({ digest: `sha256:${'a'.repeat(64)}`, size: 1, storageKey: 'k', createdAt: 1 });
+          await tx.blobs.link(repo.id, `sha256:${'a'.repeat(64)}`, 1);
+        });
+        expect(await store.repositories.get('table/repo')).toBe(row);
+        expect(await store.registry.get('registry-policy')).toBe(policy);
+        await store.repositories.updateSettings(repo.id, { ...DEFAULT_REPOSITORY_SETTINGS, tagMutability: 'IMMUTABLE' });
+        const changed = await store.repositories.get('table/repo');
+        expect(changed === row).toBe(false);
+        expect(changed?.settings.tagMutability).toBe('IMMUTABLE');
+        expect(await store.registry.get('registry-policy')).toBe(policy);
+      } finally {
         await store.close();
       }
     });

@@ -14,18 +14,36 @@
  * database (its one statement took 24 µs on average inside the server, 7 µs in a loop), 121-146
  * µs and 7,766-9,348 GETs/s kept (with the lazy abort signal of the /v2/ handler).
  *
- * When a copy is dropped (`ChangeWatch.epoch()` moves on):
- * - a write statement ran on this process's connection: counted synchronously as it runs, so a
- *   read that follows a write in the same request (or transaction) never sees the old value;
+ * When a copy is dropped (the epoch of the tables it was read from moves on):
+ * - a write statement ran on this process's connection on one of those tables, or on a table
+ *   whose deletes cascade into them (each cache names them all; a test checks the names against
+ *   the schema's foreign keys), or a statement whose table is not recognised: counted
+ *   synchronously as it runs, so a read that follows a write in the same request (or
+ *   transaction) never sees the old value. Before writes were told apart by table, every blob
+ *   upload also dropped the registry policy and the repository rows, so a push read them anew
+ *   on each of its requests;
  * - another connection (another worker, `berth gc`, an admin command) committed: SQLite's
  *   `pragma data_version` tells, read at most once per turn of the event loop because it costs
  *   about as much as one of the reads it saves. A commit made by another process during a turn
- *   is seen from the next turn on, as if the requests of this turn had been served a moment earlier.
+ *   is seen from the next turn on, as if the requests of this turn had been served a moment
+ *   earlier. It drops every copy (the pragma does not say which tables changed).
  */
 import type { Statement } from 'better-sqlite3';
 
+/** The table a write statement names (`insert into`, `update`, `delete from`), or null when it is not one of those. */
+export function writtenTable(sql: string): string | null {
+  const m = /^\s*(?:insert(?:\s+or\s+\w+)?\s+into|replace\s+into|update(?:\s+or\s+\w+)?|delete\s+from)\s+(?:"?(\w+)"?\s*\.\s*)?"?(\w+)"?/i.exec(sql);
+  if (!m?.[2]) return null;
+  const schema = m[1]?.toLowerCase();
+  const table = m[2].toLowerCase();
+  return schema && schema !== 'main' ? `${schema}.${table}` : table;
+}
+
 export class ChangeWatch {
-  private current = 0;
+  /** Changes that may touch any table: another connection's commits, unrecognised statements. */
+  private anyTable = 0;
+  /** Writes by this connection, per table. */
+  private readonly byTable = new Map<string, number>();
   private dataVersion: unknown = undefined;
   private checkedThisTurn = false;
   private readonly endTurn = (): void => {
@@ -35,13 +53,17 @@ export class ChangeWatch {
   /** `pragma data_version` prepared (plucked) on the watched connection. */
   constructor(private readonly dataVersionStatement: Statement) {}
 
-  /** A statement that may write is about to run on the watched connection. */
-  noteWrite(): void {
-    this.current++;
+  /** A statement that may write `table` (null: any table) is about to run on the watched connection. */
+  noteWrite(table: string | null): void {
+    if (table === null) this.anyTable++;
+    else this.byTable.set(table, (this.byTable.get(table) ?? 0) + 1);
   }
 
-  /** A number that differs from any earlier one if the database may have changed since. */
-  epoch(): number {
+  /**
+   * A number that differs from any earlier one for the same `tables` if they may have changed
+   * since. (A sum of counters that only grow: it moves whenever one of them does.)
+   */
+  epoch(tables: readonly string[]): number {
     if (!this.checkedThisTurn) {
       this.checkedThisTurn = true;
       setImmediate(this.endTurn);
@@ -53,15 +75,19 @@ export class ChangeWatch {
       }
       if (version !== this.dataVersion) {
         this.dataVersion = version;
-        this.current++;
+        this.anyTable++;
       }
     }
-    return this.current;
+    let epoch = this.anyTable;
+    for (const t of tables) epoch += this.byTable.get(t) ?? 0;
+    return epoch;
   }
 }
 
-/** Bounds of an EpochCache: entries, and optionally bytes as `sizeOf` counts them. */
-export interface EpochCacheLimits<V> {
+/** What an EpochCache reads from, and its bounds: entries, and optionally bytes as `sizeOf` counts them. */
+export interface EpochCacheOptions<V> {
+  /** The tables its values are read from, with every table whose deletes cascade into them. */
+  tables: readonly string[];
   maxEntries?: number;
   /** With `sizeOf`: the bytes kept at most; a value larger than a sixteenth of it is never kept. */
   maxBytes?: number;
@@ -77,17 +103,20 @@ export class EpochCache<V> {
   private readonly maxBytes: number;
   private readonly sizeOf: ((value: V) => number) | undefined;
 
+  private readonly tables: readonly string[];
+
   constructor(
     private readonly watch: ChangeWatch,
-    limits: EpochCacheLimits<V> = {},
+    o: EpochCacheOptions<V>,
   ) {
-    this.maxEntries = limits.maxEntries ?? 10_000;
-    this.maxBytes = limits.maxBytes ?? Infinity;
-    this.sizeOf = limits.sizeOf;
+    this.tables = o.tables;
+    this.maxEntries = o.maxEntries ?? 10_000;
+    this.maxBytes = o.maxBytes ?? Infinity;
+    this.sizeOf = o.sizeOf;
   }
 
   async get(key: string, load: () => Promise<V>): Promise<V> {
-    const before = this.watch.epoch();
+    const before = this.watch.epoch(this.tables);
     if (before !== this.epoch) {
       this.clear();
       this.epoch = before;
@@ -96,7 +125,7 @@ export class EpochCache<V> {
     }
     const value = await load();
     // Kept only if nothing may have changed while it was read (a write can land in between).
-    if (this.watch.epoch() === before && this.epoch === before) this.keep(key, value);
+    if (this.watch.epoch(this.tables) === before && this.epoch === before) this.keep(key, value);
     return value;
   }
 

@@ -2,7 +2,7 @@ import Database from 'better-sqlite3';
 import { Kysely, SqliteDialect, sql } from 'kysely';
 import { KyselyMetadataStore } from './kysely/kysely-metadata-store.js';
 import type { Database as Schema } from './kysely/schema.js';
-import { ChangeWatch } from './sqlite-change-watch.js';
+import { ChangeWatch, writtenTable } from './sqlite-change-watch.js';
 import { WalGroupCommit, beforeEachWrite, withGroupCommit } from './sqlite-group-commit.js';
 
 /**
@@ -128,7 +128,10 @@ function withStatementCache(
         stmt = db.prepare(source);
         if (group) stmt = group.track(stmt);
         // Tells the watch about every statement that may write, before it runs (see sqlite-change-watch.ts).
-        if (watch) stmt = beforeEachWrite(stmt, () => watch.noteWrite());
+        if (watch) {
+          const table = writtenTable(source);
+          stmt = beforeEachWrite(stmt, () => watch.noteWrite(table));
+        }
         if (cache.size >= 1000) cache.delete(cache.keys().next().value as string);
         cache.set(source, stmt);
       }

@@ -34,8 +34,11 @@ const MANIFEST_CACHE_BYTES = 8 * 1024 * 1024;
  */
 export type ManifestCache = EpochCache<ManifestWithContent | null>;
 
+/** What a ManifestCache reads from: tags and manifests joined to repositories (whose deletes cascade into both). */
+export const MANIFEST_TABLES = ['repositories', 'manifests', 'tags'];
+
 export function manifestCache(watch: ChangeWatch): ManifestCache {
-  return new EpochCache(watch, { maxBytes: MANIFEST_CACHE_BYTES, sizeOf: (m) => 256 + (m?.content.length ?? 0) });
+  return new EpochCache(watch, { tables: MANIFEST_TABLES, maxBytes: MANIFEST_CACHE_BYTES, sizeOf: (m) => 256 + (m?.content.length ?? 0) });
 }
 
 /** Reads through `cache` when there is one (`load` reads the database). */

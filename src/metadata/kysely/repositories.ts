@@ -24,6 +24,10 @@ const toRepository = (r: Selectable<Database['repositories']>): RepositoryRow =>
   settings: r.settings ? { ...DEFAULT_REPOSITORY_SETTINGS, ...(JSON.parse(r.settings) as Partial<RepositorySettings>) } : { ...DEFAULT_REPOSITORY_SETTINGS },
 });
 
+/** What the cached reads below read from (see EpochCacheOptions.tables). */
+export const REPOSITORY_TABLES = ['repositories'];
+export const REGISTRY_SETTINGS_TABLES = ['registry_settings'];
+
 export class KyselyRepositories implements RepositoryStore {
   /** Rows by name while the database is unchanged (the main SQLite store only; see sqlite-change-watch.ts). */
   private readonly cache: EpochCache<RepositoryRow | null> | undefined;
@@ -32,7 +36,7 @@ export class KyselyRepositories implements RepositoryStore {
     private readonly db: Db,
     watch?: ChangeWatch,
   ) {
-    this.cache = watch && new EpochCache(watch);
+    this.cache = watch && new EpochCache(watch, { tables: REPOSITORY_TABLES });
   }
 
   async ensure(name: string, now: number, settings: RepositorySettings = DEFAULT_REPOSITORY_SETTINGS): Promise<RepositoryRow> {
@@ -99,7 +103,7 @@ export class KyselyRegistrySettings implements RegistrySettingsStore {
     private readonly db: Db,
     watch?: ChangeWatch,
   ) {
-    this.cache = watch && new EpochCache(watch);
+    this.cache = watch && new EpochCache(watch, { tables: REGISTRY_SETTINGS_TABLES });
   }
 
   async get(key: string): Promise<string | null> {
