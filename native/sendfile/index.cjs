@@ -3,4 +3,6 @@
 // of the file go to the socket on the thread pool. Both descriptors are duplicated before the
 // call returns, so closing either one meanwhile cannot redirect the bytes elsewhere. err.code
 // EAGAIN: the socket had no room for 50 ms; `sent` bytes went, call again for the rest.
+// writeFile(path, buffers, callback(err)): create or truncate, write, fdatasync, close, in one job.
+// renameAndSyncDir(from, to, dirFd, callback(err)): rename, then fsync the directory, in one job.
 module.exports = require('./build/Release/berth_sendfile.node');

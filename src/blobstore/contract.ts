@@ -90,6 +90,33 @@ export function describeBlobStoreContract(name: string, factory: BlobStoreFactor
       await store.delete(k);
     });
 
+    test('a fresh writer takes a small body of declared length in one last append, in many chunks or none', async () => {
+      for (const data of [randomBytes(70_000), Buffer.alloc(0)]) {
+        const k = key();
+        const w = await store.writer(k, { fresh: true });
+        const chunks = Array.from({ length: Math.ceil(data.length / 4096) }, (_, i) => data.subarray(i * 4096, (i + 1) * 4096));
+        expect(await w.append(Readable.from(chunks), { last: true, length: data.length })).toBe(data.length);
+        expect(await store.stat(k)).toBeNull();
+        expect((await w.commit()).size).toBe(data.length);
+        expect((await readAll(await store.read(k))).equals(data)).toBe(true);
+        await store.delete(k);
+      }
+    });
+
+    test('a small body of declared length that fails midway leaves nothing, and the writer can be cancelled', async () => {
+      const k = key();
+      const w = await store.writer(k, { fresh: true });
+      const failing = Readable.from(
+        (async function* () {
+          yield Buffer.from('some bytes');
+          throw new Error('client went away');
+        })(),
+      );
+      await expect(w.append(failing, { last: true, length: 100 })).rejects.toThrow('client went away');
+      expect(await store.stat(k)).toBeNull();
+      await w.cancel();
+    });
+
     test('a fresh writer commits an empty object', async () => {
       const k = key();
       await (await store.writer(k, { fresh: true })).commit();

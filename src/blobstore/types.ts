@@ -34,6 +34,11 @@ export interface AppendOpts extends CallOpts {
    * have less to do at commit (the filesystem driver syncs the file it already has open).
    */
   last?: boolean;
+  /**
+   * The body's length when the caller knows it (a Content-Length); the caller's stream fails
+   * rather than run past it. A driver may then gather a small body and write it in one go.
+   */
+  length?: number;
 }
 
 /**

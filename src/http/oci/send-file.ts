@@ -6,20 +6,13 @@
  * (not built, not Linux) blobs are streamed as before.
  */
 import { setTimeout as delay } from 'node:timers/promises';
-import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import type { FastifyReply } from 'fastify';
 import { fileRangeOf, type FileRange } from '../../blobstore/types.js';
+import { native, type NativeHelpers } from '../../native.js';
 
-type NativeSendfile = (socketFd: number, fileFd: number, offset: number, length: number, done: (err: Error | null, sent: number) => void) => void;
-
-const nativeSendfile: NativeSendfile | null = (() => {
-  try {
-    return (createRequire(import.meta.url)('berth-sendfile') as { sendfile: NativeSendfile }).sendfile;
-  } catch {
-    return null;
-  }
-})();
+type NativeSendfile = NonNullable<NativeHelpers['sendfile']>;
+const nativeSendfile: NativeSendfile | null = native.sendfile ?? null;
 
 /** Whether downloads go through sendfile in this process. */
 export const sendfileAvailable = nativeSendfile !== null;

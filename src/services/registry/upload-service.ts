@@ -174,7 +174,7 @@ export class UploadService {
     const writer = await this.ctx.blobs.writer(key, { fresh: true, ...signalOpt(o.signal) });
     try {
       const metered = meter(body, hash, o.length);
-      await writer.append(metered.stream, { last: true, ...signalOpt(o.signal) });
+      await writer.append(metered.stream, { last: true, ...(o.length === undefined ? {} : { length: o.length }), ...signalOpt(o.signal) });
       if (o.length !== undefined && metered.bytes() !== o.length) throw truncated(metered.bytes(), o.length);
       await writer.commit(signalOpt(o.signal));
       return await this.publish(repo.id, key, expected, metered.bytes(), hash, null);
@@ -280,7 +280,7 @@ export class UploadService {
     const metered = meter(body, hash, declared);
     let appended: number;
     try {
-      appended = await writer.append(metered.stream, { last: completing, ...signalOpt(o.signal) });
+      appended = await writer.append(metered.stream, { last: completing, ...(declared === undefined ? {} : { length: declared }), ...signalOpt(o.signal) });
     } catch (err) {
       // The hash has absorbed bytes that were not stored: it no longer matches the data.
       this.hashes.delete(row.id);

@@ -1,0 +1,217 @@
+/*
+ * One thread-pool job for what a small blob upload does to the disk: create the file, write
+ * it, fdatasync, close (writeFile); and rename it into place, then fsync the directory
+ * (renameAndSyncDir). Node.js's fs runs each of those as its own job: the main thread wakes a
+ * pool thread and is woken back six times per blob, and on these VMs each hop costs more
+ * main-thread time than the call itself.
+ *
+ * Buffers are read on the pool thread: the caller keeps them alive (a reference is held until
+ * the callback) and does not change them meanwhile (as with fs.writev). The directory
+ * descriptor is dup(2)ed on the calling thread, as in sendfile.c.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <node_api.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include <uv.h>
+
+typedef struct {
+  char *path;
+  char *target; /* renameAndSyncDir only */
+  int dir;      /* renameAndSyncDir only: a duplicate of the directory's descriptor */
+  struct iovec *iov;
+  size_t iovcnt;
+  int error; /* errno */
+  const char *syscall;
+  napi_ref buffers;
+  napi_ref callback;
+  napi_async_work work;
+} job_t;
+
+static void write_execute(napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  int fd = open(job->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    job->error = errno;
+    job->syscall = "open";
+    return;
+  }
+  struct iovec *iov = job->iov;
+  size_t left = job->iovcnt;
+  while (left > 0) {
+    ssize_t n = writev(fd, iov, left > IOV_MAX ? IOV_MAX : (int)left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      job->error = errno;
+      job->syscall = "write";
+      close(fd);
+      return;
+    }
+    /* Skip what was written (a short write leaves the rest of a buffer for the next call). */
+    while (left > 0 && (size_t)n >= iov->iov_len) {
+      n -= (ssize_t)iov->iov_len;
+      iov++;
+      left--;
+    }
+    if (left > 0) {
+      iov->iov_base = (char *)iov->iov_base + n;
+      iov->iov_len -= (size_t)n;
+    }
+  }
+  if (fdatasync(fd) != 0) {
+    job->error = errno;
+    job->syscall = "fdatasync";
+    close(fd);
+    return;
+  }
+  if (close(fd) != 0) {
+    job->error = errno;
+    job->syscall = "close";
+  }
+}
+
+static void rename_execute(napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  if (rename(job->path, job->target) != 0) {
+    job->error = errno;
+    job->syscall = "rename";
+    return;
+  }
+  if (fsync(job->dir) != 0) {
+    job->error = errno;
+    job->syscall = "fsync";
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job_t *job = data;
+  if (job->dir >= 0) close(job->dir);
+  napi_value cb, global, err;
+  napi_get_reference_value(env, job->callback, &cb);
+  napi_get_global(env, &global);
+  if (status != napi_ok || job->error != 0) {
+    const char *name = status != napi_ok ? "ECANCELED" : uv_err_name(-job->error);
+    char text[512];
+    snprintf(text, sizeof text, "%s: %s, %s '%s'", name, status != napi_ok ? "cancelled" : strerror(job->error), job->syscall ? job->syscall : "", job->path);
+    napi_value code, msg;
+    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
+    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
+    napi_create_error(env, code, msg, &err);
+  } else {
+    napi_get_null(env, &err);
+  }
+  napi_call_function(env, global, cb, 1, &err, NULL);
+  if (job->buffers) napi_delete_reference(env, job->buffers);
+  napi_delete_reference(env, job->callback);
+  napi_delete_async_work(env, job->work);
+  free(job->iov);
+  free(job->path);
+  free(job->target);
+  free(job);
+}
+
+/* A copy of a JS string argument, or NULL (a TypeError is pending). */
+static char *string_arg(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len == 0 || len > PATH_MAX) return NULL;
+  char *s = malloc(len + 1);
+  if (s) napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+static napi_value queue(napi_env env, job_t *job, napi_value callback, napi_async_execute_callback execute) {
+  napi_value name;
+  napi_create_string_utf8(env, "berth-durable-write", NAPI_AUTO_LENGTH, &name);
+  napi_create_reference(env, callback, 1, &job->callback);
+  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return NULL;
+}
+
+static napi_value fail(napi_env env, job_t *job, const char *message) {
+  if (job) {
+    if (job->dir >= 0) close(job->dir);
+    free(job->iov);
+    free(job->path);
+    free(job->target);
+    free(job);
+  }
+  napi_throw_type_error(env, NULL, message);
+  return NULL;
+}
+
+/* writeFile(path, buffers, callback(err)): creates or truncates `path`, writes the buffers, fdatasyncs, closes. */
+static napi_value write_file(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "writeFile(path, buffers, callback): bad arguments";
+  napi_valuetype cbType = napi_undefined;
+  bool isArray = false;
+  if (argc >= 3) {
+    napi_typeof(env, argv[2], &cbType);
+    napi_is_array(env, argv[1], &isArray);
+  }
+  if (argc < 3 || cbType != napi_function || !isArray) return fail(env, NULL, usage);
+  job_t *job = calloc(1, sizeof *job);
+  if (!job) return fail(env, NULL, "out of memory");
+  job->dir = -1;
+  uint32_t count;
+  napi_get_array_length(env, argv[1], &count);
+  job->path = string_arg(env, argv[0]);
+  job->iov = calloc(count > 0 ? count : 1, sizeof *job->iov);
+  if (!job->path || !job->iov) return fail(env, job, usage);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value b;
+    bool isBuffer = false;
+    napi_get_element(env, argv[1], i, &b);
+    napi_is_buffer(env, b, &isBuffer);
+    if (!isBuffer) return fail(env, job, usage);
+    void *base;
+    size_t len;
+    napi_get_buffer_info(env, b, &base, &len);
+    job->iov[i].iov_base = base;
+    job->iov[i].iov_len = len;
+  }
+  job->iovcnt = count;
+  napi_create_reference(env, argv[1], 1, &job->buffers);
+  return queue(env, job, argv[2], write_execute);
+}
+
+/* renameAndSyncDir(from, to, dirFd, callback(err)): rename(2), then fsync(2) of the directory `to` is in. */
+static napi_value rename_and_sync_dir(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  const char *usage = "renameAndSyncDir(from, to, dirFd, callback): bad arguments";
+  napi_valuetype cbType = napi_undefined;
+  int32_t dir = -1;
+  if (argc >= 4) napi_typeof(env, argv[3], &cbType);
+  if (argc < 4 || cbType != napi_function || napi_get_value_int32(env, argv[2], &dir) != napi_ok || dir < 0) return fail(env, NULL, usage);
+  job_t *job = calloc(1, sizeof *job);
+  if (!job) return fail(env, NULL, "out of memory");
+  job->dir = -1;
+  job->path = string_arg(env, argv[0]);
+  job->target = string_arg(env, argv[1]);
+  if (!job->path || !job->target) return fail(env, job, usage);
+  job->dir = fcntl(dir, F_DUPFD_CLOEXEC, 0);
+  if (job->dir < 0) return fail(env, job, "renameAndSyncDir: cannot duplicate the directory's descriptor");
+  return queue(env, job, argv[3], rename_execute);
+}
+
+napi_value durable_write_init(napi_env env, napi_value exports) {
+  napi_value fn;
+  napi_create_function(env, "writeFile", NAPI_AUTO_LENGTH, write_file, NULL, &fn);
+  napi_set_named_property(env, exports, "writeFile", fn);
+  napi_create_function(env, "renameAndSyncDir", NAPI_AUTO_LENGTH, rename_and_sync_dir, NULL, &fn);
+  napi_set_named_property(env, exports, "renameAndSyncDir", fn);
+  return exports;
+}

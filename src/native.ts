@@ -1,0 +1,39 @@
+/**
+ * Berth's optional native helpers (the package in native/sendfile, built by `npm ci` with
+ * node-gyp on Linux): sendfile for blob downloads, and one thread-pool job for the create,
+ * write, sync and rename of a small blob. Each is null where it is not built; Berth then uses
+ * Node.js's streams and fs calls, which do the same work in more steps.
+ */
+import { createRequire } from 'node:module';
+
+type Callback = (err: (Error & { code?: string }) | null) => void;
+
+export interface NativeHelpers {
+  /** The bytes [offset, offset+length) of the file go to the socket; err.code EAGAIN: no room for 50 ms, `sent` went, call again. */
+  sendfile?: (socketFd: number, fileFd: number, offset: number, length: number, done: (err: Error | null, sent: number) => void) => void;
+  /** Creates or truncates `path`, writes the buffers, fdatasyncs and closes it. */
+  writeFile?: (path: string, buffers: Buffer[], done: Callback) => void;
+  /** rename(2), then fsync(2) of the directory (`dirFd`) that `to` is in. */
+  renameAndSyncDir?: (from: string, to: string, dirFd: number, done: Callback) => void;
+}
+
+export const native: NativeHelpers = (() => {
+  try {
+    return createRequire(import.meta.url)('berth-sendfile') as NativeHelpers;
+  } catch {
+    return {};
+  }
+})();
+
+/**
+ * A native helper with a Node-style callback, as a promise-returning function (null: not built).
+ * The helper is looked up on each call, so that a test can spy on it.
+ */
+export function nativeCall<K extends 'writeFile' | 'renameAndSyncDir'>(name: K): ((...args: Parameters<NonNullable<NativeHelpers[K]>> extends [...infer A, Callback] ? A : never) => Promise<void>) | null {
+  if (!native[name]) return null;
+  return (...args) =>
+    new Promise<void>((resolve, reject) => {
+      const fn = native[name] as (...a: unknown[]) => void;
+      fn(...args, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
+}
