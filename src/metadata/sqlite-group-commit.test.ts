@@ -94,6 +94,26 @@ describe('WAL group commit', () => {
     await close();
   });
 
+  it('syncs a write with RETURNING (a statement that reads like a query) when it changed rows', async () => {
+    const { db, group, close } = setup(1);
+    const insertReturning = group.track(db.prepare('insert into t (v) values (?) returning v'));
+    const updateReturning = group.track(db.prepare('update t set v = v + 1 where v = ? returning v'));
+    const read = group.track(db.prepare('select v from t'));
+    expect(insertReturning.reader).toBe(true);
+    expect(insertReturning.all(41)).toEqual([{ v: 41 }]);
+    await group.afterStatement();
+    expect(group.syncs).toBe(1);
+    expect(updateReturning.get(41)).toEqual({ v: 42 });
+    await group.afterStatement();
+    expect(group.syncs).toBe(2);
+    // Changed nothing (no row returned), or only read: nothing to sync.
+    expect(updateReturning.all(1000)).toEqual([]);
+    expect(read.all()).toEqual([{ v: 42 }]);
+    await group.afterStatement();
+    expect(group.syncs).toBe(2);
+    await close();
+  });
+
   it('keeps what the store commits through it after reopening', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'berth-group-store-'));
     dirs.push(dir);

@@ -11,8 +11,8 @@
  * the commits made before it started; those made while it ran share the next one. Measured with 8 clients pushing small images and 16 putting manifests: synchronous
  * NORMAL (no sync at all) gave 25-35% more than FULL; this keeps FULL's guarantee.
  *
- * Which statements need the sync: those that wrote (better-sqlite3 runs writes with `run`)
- * and left no transaction open. Commits of `tx()` are synced after the connection is released
+ * Which statements need the sync: those that wrote (see onEachWrite: a plain write, or a write
+ * with RETURNING that returned rows) and left no transaction open. Commits of `tx()` are synced after the connection is released
  * (see `commit`), so other requests use the connection meanwhile; a single write outside a
  * transaction is synced before its statement returns.
  */
@@ -51,7 +51,7 @@ export class WalGroupCommit {
    */
   track(stmt: Statement): Statement {
     if (TEMP_ONLY_WRITE.test(stmt.source)) return stmt;
-    return beforeEachWrite(stmt, () => {
+    return onEachWrite(stmt, () => {
       this.dirty = true;
     });
   }
@@ -119,13 +119,38 @@ export class WalGroupCommit {
   }
 }
 
-/** Makes `stmt` call `hook` before each run, if it is a statement that may write (better-sqlite3 runs those with `run`). */
-export function beforeEachWrite(stmt: Statement, hook: () => void): Statement {
-  if (stmt.reader) return stmt;
-  const run = stmt.run.bind(stmt);
-  (stmt as { run: Statement['run'] }).run = (...args: unknown[]) => {
+/**
+ * Makes `stmt` call `hook` whenever a run of it may have written. A plain write statement
+ * (better-sqlite3 runs it with `run`) calls it before each run. A write with RETURNING is a
+ * reader (run with `all`, `get` or `iterate`) and calls it once it returned a row: its rows are
+ * the rows it changed, so none means it changed nothing. Read-only statements are left alone.
+ * Everything here is synchronous, so no other code runs between the statement and the hook.
+ */
+export function onEachWrite(stmt: Statement, hook: () => void): Statement {
+  if (stmt.readonly) return stmt;
+  const s = stmt as unknown as Record<'run' | 'all' | 'get' | 'iterate', (...args: unknown[]) => unknown>;
+  const run = s.run.bind(stmt);
+  s.run = (...args) => {
     hook();
-    return run(...(args as []));
+    return run(...args);
+  };
+  if (!stmt.reader) return stmt;
+  const all = s.all.bind(stmt);
+  const get = s.get.bind(stmt);
+  const iterate = s.iterate.bind(stmt);
+  s.all = (...args) => {
+    const rows = all(...args) as unknown[];
+    if (rows.length > 0) hook();
+    return rows;
+  };
+  s.get = (...args) => {
+    const row = get(...args);
+    if (row !== undefined) hook();
+    return row;
+  };
+  s.iterate = (...args) => {
+    hook();
+    return iterate(...args);
   };
   return stmt;
 }

@@ -3,7 +3,7 @@ import { Kysely, SqliteDialect, sql } from 'kysely';
 import { KyselyMetadataStore } from './kysely/kysely-metadata-store.js';
 import type { Database as Schema } from './kysely/schema.js';
 import { ChangeWatch, writtenTable } from './sqlite-change-watch.js';
-import { WalGroupCommit, beforeEachWrite, withGroupCommit } from './sqlite-group-commit.js';
+import { WalGroupCommit, onEachWrite, withGroupCommit } from './sqlite-group-commit.js';
 
 /**
  * Opens (and migrates) the SQLite metadata store. WAL lets readers run beside the one
@@ -130,7 +130,7 @@ function withStatementCache(
         // Tells the watch about every statement that may write, before it runs (see sqlite-change-watch.ts).
         if (watch) {
           const table = writtenTable(source);
-          stmt = beforeEachWrite(stmt, () => watch.noteWrite(table));
+          stmt = onEachWrite(stmt, () => watch.noteWrite(table));
         }
         if (cache.size >= 1000) cache.delete(cache.keys().next().value as string);
         cache.set(source, stmt);
