@@ -22,6 +22,23 @@ const linkQuery = preparedQuery('blobs.link', (db: Db) =>
     // NOTE: a fresh link restarts the blob's garbage-collection grace period.
     .onConflict((oc) => oc.columns(['repository_id', 'digest']).doUpdateSet({ created_at: $(3) })),
 );
+const getLinkedQuery = prepared('blobs.getLinked', (db: Db) =>
+  db
+    .selectFrom('repository_blobs as l')
+    .innerJoin('blobs as b', 'b.digest', 'l.digest')
+    .select(['b.digest', 'b.size', 'b.storage_key', 'b.created_at'])
+    .where('l.repository_id', '=', $(1))
+    .where('l.digest', '=', $(2)),
+);
+const getLinkedByNameQuery = prepared('blobs.getLinkedByName', (db: Db) =>
+  db
+    .selectFrom('repositories as p')
+    .innerJoin('repository_blobs as l', 'l.repository_id', 'p.id')
+    .innerJoin('blobs as b', 'b.digest', 'l.digest')
+    .select(['b.digest', 'b.size', 'b.storage_key', 'b.created_at'])
+    .where('p.name', '=', $(1))
+    .where('l.digest', '=', $(2)),
+);
 /** Up to this many digests, `linkedAmong` runs a statement prepared for their number. */
 const PREPARED_LIST = 16;
 
@@ -64,25 +81,13 @@ export class KyselyBlobs implements BlobIndex {
   }
 
   async getLinked(repositoryId: number, digest: string): Promise<BlobRow | null> {
-    const r = await this.db
-      .selectFrom('repository_blobs as l')
-      .innerJoin('blobs as b', 'b.digest', 'l.digest')
-      .select(['b.digest', 'b.size', 'b.storage_key', 'b.created_at'])
-      .where('l.repository_id', '=', repositoryId)
-      .where('l.digest', '=', digest)
-      .executeTakeFirst();
+    const [r] = await getLinkedQuery(this.db, repositoryId, digest);
     return r ? toBlob(r) : null;
   }
 
+  /** The pull path's and the push's existence check (HEAD and GET of a blob), by repository name. */
   async getLinkedByName(repository: string, digest: string): Promise<BlobRow | null> {
-    const r = await this.db
-      .selectFrom('repositories as p')
-      .innerJoin('repository_blobs as l', 'l.repository_id', 'p.id')
-      .innerJoin('blobs as b', 'b.digest', 'l.digest')
-      .select(['b.digest', 'b.size', 'b.storage_key', 'b.created_at'])
-      .where('p.name', '=', repository)
-      .where('l.digest', '=', digest)
-      .executeTakeFirst();
+    const [r] = await getLinkedByNameQuery(this.db, repository, digest);
     return r ? toBlob(r) : null;
   }
 

@@ -8,11 +8,17 @@ import {
   type RepositoryStore,
 } from '../types.js';
 import type { Database } from './schema.js';
-import { $, prepared } from './prepared.js';
+import { $, affected, prepared, preparedQuery } from './prepared.js';
 import { EpochCache, deepFreeze, type ChangeWatch } from '../sqlite-change-watch.js';
 
 // Read on every authorized request: compiled once (see prepared.ts).
 const repositoryByName = prepared('repositories.get', (db: Kysely<Database>) => db.selectFrom('repositories').selectAll().where('name', '=', $(1)));
+const insertRepository = preparedQuery('repositories.insert', (db: Kysely<Database>) =>
+  db
+    .insertInto('repositories')
+    .values({ name: $(1), created_at: $(2), settings: $(3) })
+    .onConflict((oc) => oc.column('name').doNothing()),
+);
 const settingByKey = prepared('registry_settings.get', (db: Kysely<Database>) => db.selectFrom('registry_settings').select('value').where('key', '=', $(1)));
 
 type Db = Kysely<Database>;
@@ -46,14 +52,10 @@ export class KyselyRepositories implements RepositoryStore {
   }
 
   async create(name: string, settings: RepositorySettings, now: number): Promise<{ created: boolean; row: RepositoryRow }> {
-    const res = await this.db
-      .insertInto('repositories')
-      .values({ name, created_at: now, settings: JSON.stringify(settings) })
-      .onConflict((oc) => oc.column('name').doNothing())
-      .executeTakeFirst();
+    const created = affected(await insertRepository(this.db, name, now, JSON.stringify(settings))) > 0;
     const row = await this.get(name);
     if (!row) throw new Error(`repository ${name} vanished after insert`);
-    return { created: Number(res.numInsertedOrUpdatedRows ?? 0) > 0, row };
+    return { created, row };
   }
 
   async get(name: string): Promise<RepositoryRow | null> {

@@ -1,6 +1,12 @@
 import { sql, type Kysely } from 'kysely';
 import type { AuditEvent, AuditLog, ScheduleRow, ScheduleStore } from '../types.js';
 import type { Database } from './schema.js';
+import { $, preparedQuery } from './prepared.js';
+
+// Every audited request (batched by the audit trail) inserts one.
+const insertAuditEvent = preparedQuery('audit_events.insert', (db: Kysely<Database>) =>
+  db.insertInto('audit_events').values({ at: $(1), actor: $(2), action: $(3), repository: $(4), detail: $(5) }),
+);
 
 type Db = Kysely<Database>;
 
@@ -53,10 +59,7 @@ export class KyselyAuditLog implements AuditLog {
   constructor(private readonly db: Db) {}
 
   async record(e: { at: number; actor: string; action: string; repository?: string; detail?: unknown }): Promise<void> {
-    await this.db
-      .insertInto('audit_events')
-      .values({ at: e.at, actor: e.actor, action: e.action, repository: e.repository ?? null, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })
-      .execute();
+    await insertAuditEvent(this.db, e.at, e.actor, e.action, e.repository ?? null, e.detail === undefined ? null : JSON.stringify(e.detail));
   }
 
   async purgeBefore(at: number, limit: number): Promise<number> {
