@@ -61,6 +61,7 @@ export function scansContractCases(store: () => MetadataStore, second: () => Pro
     expect([...sum.keys()].sort()).toEqual([d1, d2].sort());
     expect(sum.get(d2)).toEqual({ indexedAt: 100, sourceUpdatedAt: 50, layerErrors: 0, counts: { HIGH: 1 } });
     expect(sum.get(d1)?.counts).toEqual({});
+    expect((await s.scans.summaries([d2], { counts: false })).get(d2)).toEqual({ indexedAt: 100, sourceUpdatedAt: 50, layerErrors: 0, counts: {} });
   });
 
   it('scans: two nodes storing the same new version concurrently insert it once', async () => {

@@ -130,8 +130,12 @@ export interface ScanStore {
   knownPackageVersions(keys: readonly string[]): Promise<Set<string>>;
   /** The findings of an image (empty when it is not indexed). */
   findings(digest: string): Promise<ImageFinding[]>;
-  /** For each indexed image among `digests`: when it was indexed, the source time it matched at, and its non-zero finding counts per severity. */
-  summaries(digests: readonly string[]): Promise<Map<string, InventorySummary>>;
+  /**
+   * For each indexed image among `digests`: when it was indexed, the source time it matched at,
+   * and its non-zero finding counts per severity (left empty with `counts: false`, which skips
+   * counting them).
+   */
+  summaries(digests: readonly string[], o?: { counts?: boolean }): Promise<Map<string, InventorySummary>>;
 
   /** Creates or replaces the scan status of an image in a repository. */
   putStatus(row: ImageScanRow): Promise<void>;

@@ -163,7 +163,7 @@ export class KyselyScans implements ScanStore {
     return rows.map((r) => ({ ...toMatch(r), pkg: Number(r.pkg) }));
   }
 
-  async summaries(digests: readonly string[]): Promise<Map<string, InventorySummary>> {
+  async summaries(digests: readonly string[], o: { counts?: boolean } = {}): Promise<Map<string, InventorySummary>> {
     const out = new Map<string, InventorySummary>();
     for (const batch of chunks([...new Set(digests)], IN_CHUNK)) {
       const inv = await this.db.selectFrom('scan_inventories').select(['digest', 'indexed_at', 'source_updated_at', 'layer_errors']).where('digest', 'in', batch).execute();
@@ -175,6 +175,7 @@ export class KyselyScans implements ScanStore {
           counts: {},
         });
       }
+      if (o.counts === false) continue;
       const rows = await this.db
         .selectFrom('scan_packages as sp')
         .innerJoin('scan_matches as m', 'm.package_key', 'sp.package_key')

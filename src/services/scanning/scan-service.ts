@@ -126,7 +126,8 @@ export class ScanService {
   /** DescribeImageScanFindings: the status, and once there are results, one page of findings. */
   async findings(repository: string, ref: ImageRef, page: { after?: string; limit: number }): Promise<FindingsPage> {
     const { repo, digest } = await this.resolve(repository, ref);
-    const summary = (await this.summaries(repo.id, [digest])).get(digest);
+    // Counted below from the findings this answer pages through, so not counted here.
+    const summary = (await this.summaries(repo.id, [digest], { counts: false })).get(digest);
     if (!summary) {
       throw new BerthError('SCAN_NOT_FOUND', `Image scan does not exist for the image with '{imageDigest:'${digest}', imageTag:'${ref.tag ?? 'null'}'}' in the repository with name '${repository}'`);
     }
@@ -145,10 +146,10 @@ export class ScanService {
   }
 
   /** Scan summaries of images of one repository (DescribeImages). */
-  async summaries(repositoryId: number, digests: readonly string[]): Promise<Map<string, ScanSummary>> {
+  async summaries(repositoryId: number, digests: readonly string[], o: { counts?: boolean } = {}): Promise<Map<string, ScanSummary>> {
     const statuses = await this.meta.scans.statuses(repositoryId, digests);
     const done = [...statuses.values()].filter((s) => RESULTS.includes(s.status)).map((s) => s.digest);
-    const [inventories, rematch] = done.length > 0 ? await Promise.all([this.meta.scans.summaries(done), this.meta.scans.rematchState()]) : [new Map(), null];
+    const [inventories, rematch] = done.length > 0 ? await Promise.all([this.meta.scans.summaries(done, o), this.meta.scans.rematchState()]) : [new Map(), null];
     const out = new Map<string, ScanSummary>();
     for (const s of statuses.values()) {
       const inv = inventories.get(s.digest);
