@@ -140,6 +140,27 @@ describe('storage accounting', () => {
     expect((await app.lifecycle.preview('usage/a', policy)).expiringCount).toBe(1);
   });
 
+  it('computes one preview per repository at a time across nodes; a lease left by a node that died expires', async () => {
+    const policy = JSON.stringify({ rules: [{ rulePriority: 1, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: 1 }, action: { type: 'expire' } }] });
+    // A second node on the same database and blob store.
+    const config = loadConfig({ env: {}, flags: { dataDir: dir, rootAccessKeyId: 'AKIAGCTEST0000000000', rootSecretAccessKey: 'gc-test-secret-000000' } });
+    const other = await buildApp(config, pino({ level: 'silent' }), { now: () => clock });
+    try {
+      // Whichever node takes the lease first computes; the other is refused.
+      const both = await Promise.allSettled([app.lifecycle.preview('usage/a', policy), other.lifecycle.preview('usage/a', policy)]);
+      expect(both.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      expect(both.find((r) => r.status === 'rejected')).toMatchObject({ reason: { code: 'LIFECYCLE_PREVIEW_IN_PROGRESS' } });
+      expect((await other.lifecycle.preview('usage/a', policy)).expiringCount).toBe(1);
+      // A node that took the lease and died: the lease holds for ten minutes, then is free.
+      await app.meta.schedules.claimDue('lifecycle-preview:usage/a', clock);
+      await expect(other.lifecycle.preview('usage/a', policy)).rejects.toMatchObject({ code: 'LIFECYCLE_PREVIEW_IN_PROGRESS' });
+      clock += 10 * 60_000 + 1;
+      expect((await other.lifecycle.preview('usage/a', policy)).expiringCount).toBe(1);
+    } finally {
+      await other.close();
+    }
+  });
+
   it('serves preview pages from a decoded copy until any node stores a newer preview', async () => {
     const policy = (n: number): string =>
       JSON.stringify({ rules: [{ rulePriority: 1, description: `keep ${n}`, selection: { tagStatus: 'any', countType: 'imageCountMoreThan', countNumber: n }, action: { type: 'expire' } }] });

@@ -17,6 +17,11 @@ export type { LifecyclePreview, PreviewResult, PreviewResults } from './preview.
 
 /** Decoded previews kept per process (each about as large as its stored text). */
 const DECODED_PREVIEWS_KEPT = 4;
+/**
+ * How long one node holds a repository's preview lease: a node that dies mid-preview frees it
+ * after this (a preview of 100,000 images takes seconds).
+ */
+const PREVIEW_LEASE_MS = 10 * 60_000;
 
 export class LifecycleService {
   private readonly decoded = new Map<string, { stamp: string; preview: LifecyclePreview }>();
@@ -53,17 +58,24 @@ export class LifecycleService {
 
   /**
    * Evaluates `text` (or the stored policy) over the repository now, and keeps the result. One
-   * at a time per repository and process: the preview yields while it runs (see below), and a
+   * at a time per repository, on every node: the preview yields while it runs (see below), and a
    * second request meanwhile is refused, as ECR refuses one while a preview is in progress.
    */
   async preview(repository: string, text?: string): Promise<LifecyclePreview> {
     // Checked and marked before any await, so two calls cannot both pass.
-    if (this.previewing.has(repository)) {
-      throw new BerthError('LIFECYCLE_PREVIEW_IN_PROGRESS', `The previous lifecycle policy preview request has not completed for the repository with name '${repository}'. Please try again later.`);
-    }
+    if (this.previewing.has(repository)) throw previewInProgress(repository);
     this.previewing.add(repository);
     try {
-      return await this.computePreview(repository, text);
+      // Across processes and nodes: a lease in the schedules table, taken by compare-and-set
+      // (claimDue moves its expiry on for exactly one caller) and given back by making it due.
+      const lease = `lifecycle-preview:${repository}`;
+      await this.meta.schedules.ensure(lease, PREVIEW_LEASE_MS, 0);
+      if (!(await this.meta.schedules.claimDue(lease, this.now()))) throw previewInProgress(repository);
+      try {
+        return await this.computePreview(repository, text);
+      } finally {
+        await this.meta.schedules.trigger(lease);
+      }
     } finally {
       this.previewing.delete(repository);
     }
@@ -190,4 +202,8 @@ function refuseTransitions(policy: LifecyclePolicy): void {
 
 function notFound(repository: string): BerthError {
   return new BerthError('LIFECYCLE_POLICY_NOT_FOUND', `Lifecycle policy does not exist for the repository with name '${repository}'`);
+}
+
+function previewInProgress(repository: string): BerthError {
+  return new BerthError('LIFECYCLE_PREVIEW_IN_PROGRESS', `The previous lifecycle policy preview request has not completed for the repository with name '${repository}'. Please try again later.`);
 }
