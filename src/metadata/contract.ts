@@ -141,6 +141,25 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect((await store.manifests.get(repo.id, m1))?.lastPulledAt).toBe(99);
     });
 
+    it('reads the parents of many manifests and deletes many manifests with their tags and references at once', async () => {
+      const repo = await store.repositories.ensure(repoName(), 1);
+      const u = randomUUID().slice(0, 8);
+      const [child, other, indexB, indexA, lone] = ['c1', 'c2', 'ib', 'ia', 'l0'].map((p) => d(`${p}${u}`)) as [string, string, string, string, string];
+      const content = Buffer.from('{}');
+      for (const m of [child, other, lone]) await store.manifests.put(manifest(repo.id, m), content, [{ digest: d(7), kind: 'blob' }]);
+      await store.manifests.put(manifest(repo.id, indexB), content, [{ digest: child, kind: 'manifest' }, { digest: other, kind: 'manifest' }]);
+      await store.manifests.put(manifest(repo.id, indexA), content, [{ digest: child, kind: 'manifest' }]);
+      await store.tags.set(repo.id, 'a', indexA, 2);
+      await store.tags.set(repo.id, 'l', lone, 2);
+      const parents = await store.manifests.parentsAmong(repo.id, [child, other, lone, child]);
+      expect(Object.fromEntries(parents)).toEqual({ [child]: [indexA, indexB].sort(), [other]: [indexB] });
+      expect(await store.manifests.deleteMany(repo.id, [indexA, indexB, lone, d(`zz${u}`), lone])).toBe(3);
+      expect([...(await store.manifests.presentAmong(repo.id, [child, other, lone, indexA, indexB]))].sort()).toEqual([child, other].sort());
+      expect(await store.tags.list(repo.id, { limit: 10 })).toEqual([]);
+      expect((await store.manifests.parentsAmong(repo.id, [child, other])).size).toBe(0);
+      expect(await store.manifests.deleteMany(repo.id, [])).toBe(0);
+    });
+
     it('lists tags in byte-wise order with pagination', async () => {
       const repo = await store.repositories.ensure(repoName(), 1);
       const m = d(`b${randomUUID().slice(0, 8)}`);
@@ -410,6 +429,14 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       const events = await store.audit.list({ limit: 10, action });
       expect(events.map((e) => [e.actor, e.repository, e.detail])).toEqual([['a', 'r', { n: 1 }], ['b', null, null]]);
       expect(await store.audit.list({ limit: 10, action, afterId: events[0]!.id })).toHaveLength(1);
+      // Many at once (past one insert's 500 rows), in order.
+      const many = `test.${randomUUID().slice(0, 8)}`;
+      await store.audit.recordMany(Array.from({ length: 1203 }, (_, i) => ({ at: i, actor: `a${i}`, action: many, ...(i % 2 ? { repository: 'r' } : {}), detail: { i } })));
+      await store.audit.recordMany([]);
+      const listed = await store.audit.list({ limit: 2000, action: many });
+      expect(listed.map((e) => (e.detail as { i: number }).i)).toEqual(Array.from({ length: 1203 }, (_, i) => i));
+      expect(listed[1]?.repository).toBe('r');
+      expect(listed[0]?.repository).toBeNull();
     });
 
     it('never loses an update among concurrent read-then-CAS transactions', async () => {

@@ -192,6 +192,8 @@ export interface ManifestStore {
   put(row: ManifestRow, content: Buffer, refs: ManifestReference[]): Promise<boolean>;
   /** Deletes the manifest, its references and the tags pointing at it; true when it existed. */
   delete(repositoryId: number, digest: string): Promise<boolean>;
+  /** `delete` for many manifests in a few statements; returns how many existed. */
+  deleteMany(repositoryId: number, digests: string[]): Promise<number>;
   /** Which of `digests` are manifests stored in the repository. */
   presentAmong(repositoryId: number, digests: string[]): Promise<Set<string>>;
   /**
@@ -209,6 +211,8 @@ export interface ManifestStore {
   inventory(repositoryId: number): Promise<RepositoryInventory>;
   /** Digests of the manifests in the repository that reference `digest` as a child manifest. */
   parentsOf(repositoryId: number, digest: string): Promise<string[]>;
+  /** `parentsOf` for each of `digests` that has parents, in one read (parents in lexical order). */
+  parentsAmong(repositoryId: number, digests: string[]): Promise<Map<string, string[]>>;
   /** Manifests of the repository ordered by digest, without content. */
   list(repositoryId: number, page: Page): Promise<ManifestRow[]>;
   count(repositoryId: number): Promise<number>;
@@ -277,6 +281,8 @@ export interface AuditEvent {
 
 export interface AuditLog {
   record(e: { at: number; actor: string; action: string; repository?: string; detail?: unknown }): Promise<void>;
+  /** `record` for many events, in order, in a few statements. */
+  recordMany(events: { at: number; actor: string; action: string; repository?: string; detail?: unknown }[]): Promise<void>;
   list(o: { afterId?: number; limit: number; action?: string }): Promise<AuditEvent[]>;
   /** Deletes events recorded before `at` (at most `limit`); returns how many. */
   purgeBefore(at: number, limit: number): Promise<number>;

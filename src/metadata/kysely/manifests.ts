@@ -197,6 +197,18 @@ export class KyselyManifests implements ManifestStore {
     return bytes;
   }
 
+  async deleteMany(repositoryId: number, digests: string[]): Promise<number> {
+    let deleted = 0;
+    // The same three deletes as `delete`, each for a chunk of digests at once.
+    for (const part of chunks([...new Set(digests)])) {
+      await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('digest', 'in', part).execute();
+      await this.db.deleteFrom('manifest_refs').where('repository_id', '=', repositoryId).where('parent_digest', 'in', part).execute();
+      const r = await this.db.deleteFrom('manifests').where('repository_id', '=', repositoryId).where('digest', 'in', part).executeTakeFirst();
+      deleted += Number(r.numDeletedRows);
+    }
+    return deleted;
+  }
+
   async delete(repositoryId: number, digest: string): Promise<boolean> {
     await this.db.deleteFrom('tags').where('repository_id', '=', repositoryId).where('digest', '=', digest).execute();
     await this.db
@@ -386,6 +398,28 @@ export class KyselyManifests implements ManifestStore {
       .where('repository_id', '=', repositoryId);
     if (range) q = q.where('digest', '>=', range[0]).where('digest', '<', range[1]);
     return (await q.execute()) as InventoryRow[];
+  }
+
+  async parentsAmong(repositoryId: number, digests: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>();
+    for (const part of chunks([...new Set(digests)])) {
+      const rows = await this.db
+        .selectFrom('manifest_refs')
+        .select(['child_digest', 'parent_digest'])
+        .where('repository_id', '=', repositoryId)
+        .where('kind', '=', 'manifest')
+        .where('child_digest', 'in', part)
+        .execute();
+      for (const r of rows) {
+        const list = out.get(r.child_digest);
+        if (list) list.push(r.parent_digest);
+        else out.set(r.child_digest, [r.parent_digest]);
+      }
+    }
+    // NOTE: sorted here, not by ORDER BY (see tags.ofMany: SQLite may then walk the repository's
+    // rows in that order instead of looking the digests up).
+    for (const list of out.values()) list.sort();
+    return out;
   }
 
   async parentsOf(repositoryId: number, digest: string): Promise<string[]> {

@@ -62,6 +62,16 @@ export class KyselyAuditLog implements AuditLog {
     await insertAuditEvent(this.db, e.at, e.actor, e.action, e.repository ?? null, e.detail === undefined ? null : JSON.stringify(e.detail));
   }
 
+  async recordMany(events: { at: number; actor: string; action: string; repository?: string; detail?: unknown }[]): Promise<void> {
+    // 5 bound values a row: 500 rows stay under SQLite's and PostgreSQL's parameter limits.
+    for (let i = 0; i < events.length; i += 500) {
+      await this.db
+        .insertInto('audit_events')
+        .values(events.slice(i, i + 500).map((e) => ({ at: e.at, actor: e.actor, action: e.action, repository: e.repository ?? null, detail: e.detail === undefined ? null : JSON.stringify(e.detail) })))
+        .execute();
+    }
+  }
+
   async purgeBefore(at: number, limit: number): Promise<number> {
     // Oldest first by id (ids grow with time), in bounded batches so a purge never holds the writer long.
     const ids = (await this.db.selectFrom('audit_events').select('id').where('at', '<', at).orderBy('id').limit(limit).execute()).map((r) => r.id);

@@ -176,20 +176,27 @@ export class ImageService {
     const failures: ImageFailure[] = [];
     for (let i = 0; i < digests.length; i += batch) {
       const part = digests.slice(i, i + batch);
+      // Set-wise, a few statements per batch whatever its size (on PostgreSQL each statement is
+      // a round trip): the images are decided in order as if deleted one by one, an image
+      // being refused while an index not deleted before it in this run still lists it.
       const done = await this.meta.tx(async (tx) => {
         const out: { deleted: { digest: string; tags: string[] }[]; failures: ImageFailure[] } = { deleted: [], failures: [] };
         const present = await tx.manifests.presentAmong(repo.id, part);
-        for (const digest of part) {
-          if (!present.has(digest)) continue;
-          present.delete(digest); // a digest listed twice is deleted once
-          const r = await this.deleteImage(tx, repo.id, digest, { digest });
-          if ('code' in r) {
-            out.failures.push(r);
+        const candidates = [...new Set(part)].filter((d) => present.has(d)); // a digest listed twice is deleted once
+        const parents = await tx.manifests.parentsAmong(repo.id, candidates);
+        const tags = await tx.tags.ofMany(repo.id, candidates);
+        const gone = new Set<string>();
+        for (const digest of candidates) {
+          const listedBy = (parents.get(digest) ?? []).filter((p) => !gone.has(p));
+          if (listedBy.length > 0) {
+            out.failures.push(referencedByIndex({ digest }, digest, listedBy));
             continue;
           }
-          await tx.audit.record(audit(digest, r.tags));
-          out.deleted.push({ digest, tags: r.tags });
+          gone.add(digest);
+          out.deleted.push({ digest, tags: tags.get(digest) ?? [] });
         }
+        await tx.manifests.deleteMany(repo.id, [...gone]);
+        await tx.audit.recordMany(out.deleted.map((d) => audit(d.digest, d.tags)));
         return out;
       });
       deleted.push(...done.deleted);
@@ -201,7 +208,7 @@ export class ImageService {
   /** Deletes the image and all its tags within `tx`, unless an index of the repository still lists it. */
   private async deleteImage(tx: MetadataTx, repositoryId: number, digest: string, ref: ImageRef): Promise<{ tags: string[] } | ImageFailure> {
     const parents = await tx.manifests.parentsOf(repositoryId, digest);
-    if (parents.length > 0) return { ref, code: 'ImageReferencedByManifestList', reason: `image ${digest} is referenced by manifest list ${parents.join(', ')}` };
+    if (parents.length > 0) return referencedByIndex(ref, digest, parents);
     const tags = await tx.tags.of(repositoryId, digest);
     await tx.manifests.delete(repositoryId, digest);
     return { tags };
@@ -235,4 +242,8 @@ export class ImageService {
     const page = rows.slice(0, o.limit);
     return rows.length > o.limit ? { rows: page, next: page[page.length - 1]!.digest } : { rows: page };
   }
+}
+
+function referencedByIndex(ref: ImageRef, digest: string, parents: string[]): ImageFailure {
+  return { ref, code: 'ImageReferencedByManifestList', reason: `image ${digest} is referenced by manifest list ${parents.join(', ')}` };
 }
