@@ -118,7 +118,13 @@ static void complete(napi_env env, napi_status status, void *data) {
   free(job);
 }
 
-/* A copy of a JS string argument, or NULL (a TypeError is pending). */
+static job_t *new_job(void) {
+  job_t *job = calloc(1, sizeof *job);
+  if (job) job->dir = -1;
+  return job;
+}
+
+/* A copy of a JS string argument, or NULL (not a string, empty, or longer than PATH_MAX). */
 static char *string_arg(napi_env env, napi_value v) {
   size_t len;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok || len == 0 || len > PATH_MAX) return NULL;
@@ -161,9 +167,8 @@ static napi_value write_file(napi_env env, napi_callback_info info) {
     napi_is_array(env, argv[1], &isArray);
   }
   if (argc < 3 || cbType != napi_function || !isArray) return fail(env, NULL, usage);
-  job_t *job = calloc(1, sizeof *job);
+  job_t *job = new_job();
   if (!job) return fail(env, NULL, "out of memory");
-  job->dir = -1;
   uint32_t count;
   napi_get_array_length(env, argv[1], &count);
   job->path = string_arg(env, argv[0]);
@@ -196,9 +201,8 @@ static napi_value rename_and_sync_dir(napi_env env, napi_callback_info info) {
   int32_t dir = -1;
   if (argc >= 4) napi_typeof(env, argv[3], &cbType);
   if (argc < 4 || cbType != napi_function || napi_get_value_int32(env, argv[2], &dir) != napi_ok || dir < 0) return fail(env, NULL, usage);
-  job_t *job = calloc(1, sizeof *job);
+  job_t *job = new_job();
   if (!job) return fail(env, NULL, "out of memory");
-  job->dir = -1;
   job->path = string_arg(env, argv[0]);
   job->target = string_arg(env, argv[1]);
   if (!job->path || !job->target) return fail(env, job, usage);
