@@ -153,6 +153,25 @@ describe('SQLite reads kept while the database is unchanged', () => {
       }
     });
 
+    it('keeps serving a manifest whose pull was recorded, and drops it on any other write to manifests', async () => {
+      const store = await openSqliteMetadataStore(join(dir, 'tags-pulled.db'));
+      try {
+        const repo = await store.repositories.ensure('pull/recorded', 1);
+        await push(store, repo.id, 'latest', 1);
+        const first = await store.tags.resolveByName('pull/recorded', 'latest');
+        // The store's own pull record (the statement the pull path runs).
+        await store.manifests.recordPull(repo.id, d(1), 5);
+        expect(await store.tags.resolveByName('pull/recorded', 'latest')).toBe(first);
+        expect((await store.manifests.get(repo.id, d(1)))?.lastPulledAt).toBe(5);
+        await push(store, repo.id, 'other', 2);
+        const again = await store.tags.resolveByName('pull/recorded', 'latest');
+        expect(again === first).toBe(false);
+        expect(again?.lastPulledAt).toBe(5);
+      } finally {
+        await store.close();
+      }
+    });
+
     it('does not keep a manifest larger than a sixteenth of its budget', async () => {
       const path = join(dir, 'tags-big.db');
       const store = await openSqliteMetadataStore(path);
@@ -188,6 +207,8 @@ describe('SQLite reads kept while the database is unchanged', () => {
       expect(writtenTable('update or ignore uploads set x = 1')).toBe('uploads');
       expect(writtenTable('delete from "registry_settings" where "key" = ?')).toBe('registry_settings');
       expect(writtenTable('insert into temp.preview (d) values (?)')).toBe('temp.preview');
+      expect(writtenTable('update "manifests" set "last_pulled_at" = ? where "repository_id" = ?')).toBe('manifests.last_pulled_at');
+      expect(writtenTable('update "manifests" set "last_pulled_at" = ?, "media_type" = ? where "repository_id" = ?')).toBe('manifests');
       // Not recognised: counted as a change of every table.
       expect(writtenTable('with x as (select 1) delete from tags')).toBeNull();
       expect(writtenTable('alter table tags rename to t2')).toBeNull();

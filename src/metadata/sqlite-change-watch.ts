@@ -30,8 +30,20 @@
  */
 import type { Statement } from 'better-sqlite3';
 
-/** The table a write statement names (`insert into`, `update`, `delete from`), or null when it is not one of those. */
+/**
+ * A write no cache needs to see: recording a pull's time. The pull path serves a cached manifest's
+ * digest, type, size and content, never its `last_pulled_at` (when to record the next pull is kept
+ * per process by ManifestService), and pulls of many manifests record one a minute each: as a
+ * write to `manifests` each would drop every cached manifest.
+ */
+const PULL_TIME_WRITE = /^\s*update\s+"manifests"\s+set\s+"last_pulled_at"\s*=\s*\?\s+where\b/i;
+
+/**
+ * The table a write statement names (`insert into`, `update`, `delete from`), or null when it is
+ * not one of those; a pull-time record is `manifests.last_pulled_at`, which no cache reads from.
+ */
 export function writtenTable(sql: string): string | null {
+  if (PULL_TIME_WRITE.test(sql)) return 'manifests.last_pulled_at';
   const m = /^\s*(?:insert(?:\s+or\s+\w+)?\s+into|replace\s+into|update(?:\s+or\s+\w+)?|delete\s+from)\s+(?:"?(\w+)"?\s*\.\s*)?"?(\w+)"?/i.exec(sql);
   if (!m?.[2]) return null;
   const schema = m[1]?.toLowerCase();
