@@ -125,8 +125,11 @@ export function describeMetadataStoreContract(name: string, factory: MetadataSto
       expect([...(await store.manifests.presentAmong(repo.id, [m1, m2, d(9)]))].sort()).toEqual([m1, m2].sort());
       expect((await store.manifests.referrers(repo.id, m1)).map((r) => r.digest)).toEqual([m2]);
       expect(await store.manifests.referrers(repo.id, m1, 'application/other')).toEqual([]);
-      expect(await store.tags.set(repo.id, 'v1', m1, 5)).toBeNull();
-      expect(await store.tags.set(repo.id, 'v1', m2, 6)).toBe(m1);
+      expect(await store.tags.digestOf(repo.id, 'v1')).toBeNull();
+      await store.tags.set(repo.id, 'v1', m1, 5);
+      expect(await store.tags.digestOf(repo.id, 'v1')).toBe(m1);
+      await store.tags.set(repo.id, 'v1', m2, 6);
+      expect(await store.tags.digestOf(repo.id, 'v1')).toBe(m2);
       expect((await store.tags.resolve(repo.id, 'v1'))?.digest).toBe(m2);
       expect((await store.tags.resolveByName(repo.name, 'v1'))?.digest).toBe(m2);
       expect(await store.tags.resolveByName(`${repo.name}-x`, 'v1')).toBeNull();

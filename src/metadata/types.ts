@@ -228,8 +228,8 @@ export interface TagStore {
   resolve(repositoryId: number, tag: string): Promise<ManifestWithContent | null>;
   /** The same, by repository name, in one query (the pull path's fast case). */
   resolveByName(repository: string, tag: string): Promise<ManifestWithContent | null>;
-  /** Points the tag at a stored manifest (creating or moving it); returns the previous digest. */
-  set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null>;
+  /** Points the tag at a stored manifest (creating or moving it). `digestOf` tells where it pointed before. */
+  set(repositoryId: number, tag: string, digest: string, now: number): Promise<void>;
   delete(repositoryId: number, tag: string): Promise<boolean>;
   list(repositoryId: number, page: Page): Promise<string[]>;
   of(repositoryId: number, digest: string): Promise<string[]>;

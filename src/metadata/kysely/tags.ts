@@ -51,10 +51,10 @@ export class KyselyTags implements TagStore {
     });
   }
 
-  async set(repositoryId: number, tag: string, digest: string, now: number): Promise<string | null> {
-    const prev = await this.digestOf(repositoryId, tag);
+  async set(repositoryId: number, tag: string, digest: string, now: number): Promise<void> {
+    // NOTE: no read of the previous digest: the manifest PUT has read it already (digestOf) for
+    // its immutability check, and reading it here too was a second statement per tagged PUT.
     await upsertQuery(this.db, repositoryId, tag, digest, now);
-    return prev;
   }
 
   async delete(repositoryId: number, tag: string): Promise<boolean> {
