@@ -3,7 +3,9 @@ import type { OciCall } from './context.js';
 
 /** GET, HEAD and DELETE of /v2/<name>/blobs/<digest>. */
 export async function blob(call: OciCall): Promise<void> {
-  const { services, name, reference: digest, req, reply, signal } = call;
+  // NOTE: call.signal only where a body moves: each one is an AbortController, whose creation
+  // alone leaves ~400 bytes for V8 to promote (Node.js 20), and a push HEADs every blob.
+  const { services, name, reference: digest, req, reply } = call;
   if (req.method === 'DELETE') {
     await services.blobs.delete(name, digest);
     return reply.code(202).header('Content-Length', '0').send();
@@ -14,7 +16,7 @@ export async function blob(call: OciCall): Promise<void> {
     const info = await services.blobs.stat(name, digest);
     return reply.code(200).header('Content-Length', String(info.size)).send();
   }
-  const read = await services.blobs.open(name, digest, req.headers.range, signal);
+  const read = await services.blobs.open(name, digest, req.headers.range, call.signal);
   if (read.range) {
     reply
       .code(206)

@@ -43,7 +43,7 @@ export async function startUpload(call: OciCall): Promise<void> {
 
 /** GET, PATCH, PUT and DELETE of /v2/<name>/blobs/uploads/<id>. */
 export async function uploadSession(call: OciCall): Promise<void> {
-  const { services, name, reference: id, req, reply, query, signal } = call;
+  const { services, name, reference: id, req, reply, query } = call;
   // A session that has stored nothing yet has no row; its signed state is in the URL (see UploadService.start).
   const state = query.get('_state') ?? undefined;
   const withState = state === undefined ? {} : { state };
@@ -54,14 +54,14 @@ export async function uploadSession(call: OciCall): Promise<void> {
       return reply.code(204).send();
     }
     case 'PATCH': {
-      const s = await services.uploads.append(name, id, req.raw, { ...chunkOptions(req, signal), ...withState });
+      const s = await services.uploads.append(name, id, req.raw, { ...chunkOptions(req, call.signal), ...withState });
       sessionHeaders(call, id, s.offset);
       return reply.code(202).send();
     }
     case 'PUT': {
       const digest = query.get('digest') ?? '';
       const body = hasBody(req) ? req.raw : null;
-      const blob = await services.uploads.complete(name, id, digest, body, { ...chunkOptions(req, signal), ...withState });
+      const blob = await services.uploads.complete(name, id, digest, body, { ...chunkOptions(req, call.signal), ...withState });
       reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
       return reply.send();
     }
