@@ -18,6 +18,18 @@ describe('collecting the young generation', () => {
   });
   afterAll(() => rm(dir, { recursive: true, force: true }));
 
+  it('is asked for across small bodies too (chunked PATCHes of 1 MiB)', async () => {
+    const store = new FsBlobStore(dir);
+    const before = youngCollectionsAsked;
+    const piece = Buffer.alloc(64 * 1024, 3);
+    for (let i = 0; i < 17; i++) {
+      const w = await store.writer(`young/small-${i}`);
+      await w.append(Readable.from((function* () { for (let j = 0; j < 16; j++) yield piece; })()), { last: true });
+      await w.cancel();
+    }
+    expect(youngCollectionsAsked - before).toBeGreaterThanOrEqual(2);
+  });
+
   it('runs a minor GC now', async () => {
     const kinds: number[] = [];
     const observer = new PerformanceObserver((list) => {
@@ -36,7 +48,7 @@ describe('collecting the young generation', () => {
     expect(kinds.filter((k) => k === constants.NODE_PERFORMANCE_GC_MINOR).length).toBeGreaterThanOrEqual(3);
   });
 
-  it('is asked for every 8 MiB of a streamed body', async () => {
+  it('is asked for every 8 MiB streamed into the filesystem driver', async () => {
     const store = new FsBlobStore(dir);
     const w = await store.writer('young/large');
     const before = youngCollectionsAsked;
@@ -44,6 +56,8 @@ describe('collecting the young generation', () => {
     // 20 MiB in 64 KiB chunks, as a socket delivers them.
     await w.append(Readable.from((function* () { for (let i = 0; i < 320; i++) yield piece; })()), { last: true });
     await w.commit();
-    expect(youngCollectionsAsked - before).toBe(2);
+    // 2, or 3 with bytes counted before this test.
+    expect(youngCollectionsAsked - before).toBeGreaterThanOrEqual(2);
+    expect(youngCollectionsAsked - before).toBeLessThanOrEqual(3);
   });
 });

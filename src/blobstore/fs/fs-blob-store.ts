@@ -22,7 +22,7 @@ import { mkdir, open, readdir, rename, stat, truncate, type FileHandle } from 'n
 import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { nativeCall } from '../../native.js';
-import { collectYoungGeneration } from '../../young-generation.js';
+import { noteStreamedBytes } from '../../young-generation.js';
 import {
   BlobNotFoundError,
   assertValidKey,
@@ -46,13 +46,6 @@ const ONE_JOB_MAX = 256 * 1024;
 const writeFileInOneJob = nativeCall('writeFile');
 const renameAndSyncDir = nativeCall('renameAndSyncDir');
 const SYNC_EVERY = 8 * 1024 * 1024;
-/**
- * A streamed body collects the young generation every COLLECT_EVERY bytes (see
- * young-generation.ts). Three 1 GiB uploads in a row, peak resident set (VmHWM): 145-147 MiB
- * without, 123 MiB collecting every 8 MiB, 117-125 MiB every 4 MiB; upload rates within the
- * disk's noise (231-391 vs 244-403 MB/s); 0.7 ms of main-thread time per collection.
- */
-const COLLECT_EVERY = 8 * 1024 * 1024;
 
 export class FsBlobStore implements BlobStore {
   readonly driver = 'fs';
@@ -310,7 +303,6 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
   // Flushing as we go (one datasync in flight every SYNC_EVERY bytes) overlaps the disk's
   // write-back with receiving, so the datasync before commit only has the tail left to flush.
   let sinceSync = 0;
-  let sinceCollect = 0;
   let syncing: Promise<void> | null = null;
   const flush = async (): Promise<void> => {
     const bufs = batch;
@@ -321,11 +313,8 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
     inflight = writeAll(bufs);
     inflight.catch(() => undefined);
     sinceSync += size;
-    sinceCollect += size;
-    if (sinceCollect >= COLLECT_EVERY) {
-      sinceCollect = 0;
-      collectYoungGeneration();
-    }
+    // The socket's chunks are freed by the young generation's collection (see young-generation.ts).
+    noteStreamedBytes(size);
     if (sinceSync >= SYNC_EVERY && !syncing) {
       sinceSync = 0;
       const written = inflight;
