@@ -1,6 +1,6 @@
 // Row definitions, the stdout table and docs/benchmarks.md.
 
-import { fmtInt, fmtNum, fmtSize } from './util.mjs';
+import { fmtInt, fmtNum, fmtSize, WRK_LEVELS } from './util.mjs';
 
 const METHOD_LABEL = {
   mono: 'monolithic POST+PUT',
@@ -52,8 +52,8 @@ export function rowsFor(cfg) {
   for (const c of cfg.levels)
     rows.push({ key: `man.put.c${c}`, label: `Manifest PUT by tag, c${c}`, unit: 'req/s', better: 'higher', target: { ratio: 2 }, desc: `${fmtInt(cfg.manPuts)} PUT /v2/<name>/manifests/<tag> with ${c} in flight; each a distinct tag and a distinct OCI image manifest (an annotation differs) over one config + layer uploaded once.` });
   for (const c of cfg.levels)
-    rows.push({ key: `man.get.c${c}`, label: `Manifest GET by tag, c${c}`, unit: 'req/s', better: 'higher', target: { ratio: 5 }, desc: `${fmtInt(cfg.manGets)} GET /v2/<name>/manifests/<tag> with ${c} in flight, cycling over the pushed tags; each body is hashed and checked against Docker-Content-Digest.` });
-  for (const c of [16, 64])
+    rows.push({ key: `man.get.c${c}`, label: `Manifest GET by tag, c${c}`, unit: 'req/s', better: 'higher', target: { ratio: 5 }, desc: `${fmtInt(cfg.manGets)} GET /v2/<name>/manifests/<tag> with ${c} in flight, cycling over the pushed tags; each body is hashed and checked against Docker-Content-Digest; after an untimed warm-up of a tenth as many at the same concurrency.` });
+  for (const c of WRK_LEVELS)
     rows.push({ key: `man.get.wrk.c${c}`, label: `Manifest GET by tag, c${c} (wrk)`, unit: 'req/s', better: 'higher', target: { ratio: 5 }, desc: `wrk (one thread, ${c} connections, 5 s) GETs one tag's manifest; the same C client for both registries, so the figure is the server's rather than the Node.js client's. Only when wrk is installed (Debian package wrk).` });
   rows.push(
     { key: 'img.push', label: `Push ${cfg.images} small images (${cfg.imgWorkers} workers)`, unit: 'images/s', better: 'higher', target: { ratio: 2 }, desc: `${cfg.images} images, each in its own repository: a 1-100 KiB random layer + config (HEAD, then POST+PUT each) + manifest PUT; ${cfg.imgWorkers} images in flight.` },

@@ -89,3 +89,6 @@ export function errMsg(e) {
 export function log(...args) {
   process.stdout.write(args.join(' ') + '\n');
 }
+
+/** Concurrency levels of the manifest GET rows measured with wrk. */
+export const WRK_LEVELS = [1, 16, 64];
