@@ -1,9 +1,10 @@
 /**
- * Blob downloads through sendfile(2): the kernel moves the file's pages to the socket, where a
- * stream reads every byte into the process and writes it out again (two copies; the CPU that
- * CNCF Distribution, which uses sendfile, does not spend). Measured on a 1 GiB blob with curl: see
- * docs/benchmarks.md. The native part is the optional package in native/sendfile; without it
- * (not built, not Linux) blobs are streamed as before.
+ * Blob downloads from the libuv thread pool: the native part (native/sendfile, an optional
+ * package) reads the file range and writes it to the socket 256 KiB at a time, where a stream
+ * moves every 64 KiB chunk through JS objects and the event loop. It once used sendfile(2),
+ * which over loopback was slower and cost more CPU than this copy (see native/sendfile/sendfile.c;
+ * figures in docs/benchmarks.md). Without the native part (not built, not Linux) blobs are
+ * streamed.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
@@ -14,14 +15,14 @@ import { native, type NativeHelpers } from '../../native.js';
 type NativeSendfile = NonNullable<NativeHelpers['sendfile']>;
 const nativeSendfile: NativeSendfile | null = native.sendfile ?? null;
 
-/** Whether downloads go through sendfile in this process. */
+/** Whether downloads go through the native part in this process. */
 export const sendfileAvailable = nativeSendfile !== null;
 
-/** Responses sent through sendfile (tests check the path was taken). */
+/** Responses sent through the native part (tests check the path was taken). */
 export const sendfileStats = { started: 0 };
 
 /**
- * Sends `body` (headers from `reply`) with sendfile when it is a local file range and the
+ * Sends `body` (headers from `reply`) through the native part when it is a local file range and the
  * connection is a plain TCP socket; otherwise through the stream. Resolves when done either way.
  */
 export async function sendBlobBody(reply: FastifyReply, body: Readable): Promise<void> {
@@ -41,7 +42,7 @@ export async function sendBlobBody(reply: FastifyReply, body: Readable): Promise
 }
 
 /**
- * Transfers at once through sendfile; more are streamed. Each holds a thread-pool thread for at
+ * Transfers at once through the native part; more are streamed. Each holds a thread-pool thread for at
  * most 50 ms at a time (see native/sendfile), but the pool (4 threads) also serves every file
  * operation and WAL sync, so downloads never queue more than this many calls on it.
  */
