@@ -3,7 +3,7 @@
  *
  * Why a registry does this: the chunks an upload's socket delivers (64 KiB each) live outside
  * the JS heap and are freed only when the young generation holding their small JS wrappers is
- * collected. The upload path allocates little JS per chunk (about 7 KB), so on its own V8
+ * collected. The upload path allocates little JS per chunk (about 9 KB), so on its own V8
  * collected only every 20-40 MB received, and a 1 GiB upload lifted the resident set by about
  * 40 MB over the idle process. Collecting every few MiB written bounds that (measured below,
  * at COLLECT_EVERY). One collection with a small live set takes about 0.7 ms.
@@ -18,9 +18,10 @@ import vm from 'node:vm';
 let minorGc: (() => void) | null | undefined;
 
 /**
- * Bytes between two collections asked for by noteStreamedBytes. Three 1 GiB uploads in a row,
- * peak resident set (VmHWM): 145-147 MiB without, 123 MiB collecting every 8 MiB, 117-125 MiB
- * every 4 MiB; upload rates within the disk's noise (231-391 vs 244-403 MB/s).
+ * Bytes between two collections asked for by noteStreamedBytes. 1 GiB uploads, two or three in a
+ * row, peak resident set (VmHWM): 145-147 MiB without; 112-127 MiB collecting every 8 MiB (seven
+ * runs, monolithic and in 16 MiB PATCHes), 117-125 MiB every 4 MiB; upload rates within the
+ * disk's noise (231-391 vs 244-403 MB/s, interleaved).
  */
 const COLLECT_EVERY = 8 * 1024 * 1024;
 let sinceCollect = 0;

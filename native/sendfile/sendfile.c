@@ -5,10 +5,11 @@
  *
  * The addon keeps its name, but sendfile(2) is no longer used: on these machines, over loopback
  * (the benchmark's path, and a reverse proxy's on the same host), a 1 GiB blob by curl went at
- * 1,464-1,805 MB/s with sendfile and 0.51-0.54 s of server CPU per GiB, against 2,429-2,621 MB/s
- * and 0.40 s with this copy (CNCF Distribution, which copies 32 KiB at a time: 1,643-2,141 MB/s,
- * 0.50 s). The receiver's work on the page fragments that sendfile queues is done on the
- * sender's CPU on loopback.
+ * 1,464-1,805 MB/s with sendfile and 0.51-0.54 s of server CPU per GiB, against 2,311-2,621 MB/s
+ * and 0.40-0.43 s with this copy (interleaved with CNCF Distribution, which copies 32 KiB at a
+ * time: 1,623-2,199 MB/s, 0.50-0.57 s). Likely why: on loopback the receiving side's work runs
+ * on the sending CPU, and the page fragments that sendfile queues cost it more than copied data.
+ * Over a real network card sendfile saves a copy; that was not measured here.
  *
  * The work runs on the libuv thread pool, which Node.js's file operations share: a worker never
  * holds a thread for long. The socket is non-blocking (libuv's); when its send buffer is full the
