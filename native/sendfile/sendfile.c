@@ -1,14 +1,19 @@
 /*
  * Blob downloads for Berth: the bytes of a file range go to the socket from the libuv thread
- * pool, read (pread) and written (write) COPY_BYTES at a time, instead of through Node.js streams
- * (which move every 64 KiB chunk through JS objects and the event loop).
+ * pool instead of through Node.js streams (which move every 64 KiB chunk through JS objects and
+ * the event loop). A range larger than COPY_BYTES is read (pread) and written (write) through a
+ * buffer; a smaller one goes with sendfile(2).
  *
- * The addon keeps its name, but sendfile(2) is no longer used: on these machines, over loopback
- * (the benchmark's path, and a reverse proxy's on the same host), a 1 GiB blob by curl went at
- * 1,464-1,805 MB/s with sendfile and 0.51-0.54 s of server CPU per GiB, against 2,311-2,621 MB/s
- * and 0.40-0.43 s with this copy (interleaved with CNCF Distribution, which copies 32 KiB at a
- * time: 1,623-2,199 MB/s, 0.50-0.57 s). Likely why: on loopback the receiving side's work runs
- * on the sending CPU, and the page fragments that sendfile queues cost it more than copied data.
+ * Why both: over loopback (the benchmark's path, and a reverse proxy's on the same host) a
+ * 1 GiB blob by curl went at 1,464-1,805 MB/s with sendfile and 0.51-0.54 s of server CPU per
+ * GiB, against 2,311-2,621 MB/s and 0.40-0.43 s with the copy (interleaved with CNCF
+ * Distribution, which copies 32 KiB at a time: 1,623-2,199 MB/s, 0.50-0.57 s). Likely why: on
+ * loopback the receiving side's work runs on the sending CPU, and the page fragments that
+ * sendfile queues cost it more than copied data. But pulls of small images (1-100 KiB blobs)
+ * cost 1.40-1.62 ms of server CPU per image with the copy (a 256 KiB buffer per call) against
+ * 1.10-1.60 with sendfile, the copy higher in each of eight interleaved pairs; so small ranges
+ * keep sendfile. (A buffer kept per thread in __thread storage made even the sendfile path
+ * slower, 1.34-1.68 vs 1.14-1.26 ms, for reasons not found: the buffer is allocated per call.)
  * Over a real network card sendfile saves a copy; that was not measured here.
  *
  * The work runs on the libuv thread pool, which Node.js's file operations share: a worker never
@@ -26,6 +31,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -33,7 +39,7 @@
 static int fcntl_dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
 
 #define WAIT_MS 50
-/* Bytes read and written at a time; 1 MiB measured the same. */
+/* Ranges larger than this are copied, this many bytes at a time (1 MiB measured the same on 1 GiB). */
 #define COPY_BYTES (256 * 1024)
 
 typedef struct {
@@ -66,9 +72,29 @@ static int wait_writable(job_t *job) {
   return 0;
 }
 
-static void execute(napi_env env, void *data) {
-  (void)env;
-  job_t *job = data;
+/* A small range: sendfile(2), one call (it fits the socket's buffer unless the reader lags). */
+static void send_small(job_t *job) {
+  off_t off = (off_t)job->offset + (off_t)job->sent;
+  while (job->sent < job->length) {
+    ssize_t n = sendfile(job->sock, job->file, &off, (size_t)(job->length - job->sent));
+    if (n > 0) {
+      job->sent += n;
+    } else if (n == 0) {
+      job->error = EIO; /* the file is shorter than asked */
+      return;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno == EAGAIN) {
+      if (wait_writable(job) != 0) return;
+    } else {
+      job->error = errno;
+      return;
+    }
+  }
+}
+
+/* A large range: read and written COPY_BYTES at a time through this thread's buffer. */
+static void copy_large(job_t *job) {
   char *buf = malloc(COPY_BYTES);
   if (!buf) {
     job->error = ENOMEM;
@@ -102,6 +128,13 @@ static void execute(napi_env env, void *data) {
   }
 out:
   free(buf);
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  if (job->length <= COPY_BYTES) send_small(job);
+  else copy_large(job);
 }
 
 static void complete(napi_env env, napi_status status, void *data) {

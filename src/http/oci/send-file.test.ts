@@ -1,6 +1,6 @@
 /**
- * Blob downloads through sendfile (native/sendfile), against a listening server and Node's own
- * http client: whole blobs and ranges arrive intact with their headers, the connection stays
+ * Blob downloads through the native part (native/sendfile: sendfile(2) for small ranges, a copy
+ * for large ones), against a listening server and Node's own http client: whole blobs and ranges arrive intact with their headers, the connection stays
  * usable afterwards, and a client that goes away mid-download costs nothing but its connection.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -73,7 +73,15 @@ describe.skipIf(process.platform !== 'linux')('blob downloads through sendfile',
     expect(part.headers['content-range']).toBe(`bytes ${start}-${end}/${data.length}`);
     expect(part.body.equals(data.subarray(start, end + 1))).toBe(true);
     expect(part.socket).toBe(whole.socket);
-    expect(sendfileStats.started - before).toBe(2);
+    // Ranges up to 256 KiB go through sendfile(2), larger ones through the copy: both arrive intact.
+    const small = await get(`/v2/dl/sendfile/blobs/${digest}`, { range: `bytes=1000-${1000 + 100 * 1024 - 1}` });
+    expect(small.status).toBe(206);
+    expect(small.body.equals(data.subarray(1000, 1000 + 100 * 1024))).toBe(true);
+    const last = await get(`/v2/dl/sendfile/blobs/${digest}`, { range: `bytes=-1` });
+    expect(last.status).toBe(206);
+    expect(last.body.equals(data.subarray(data.length - 1))).toBe(true);
+    expect(last.socket).toBe(whole.socket);
+    expect(sendfileStats.started - before).toBe(4);
   });
 
   it('waits for a reader that pauses (the socket stays full) without losing a byte', async () => {
