@@ -50,7 +50,7 @@ export function rowsFor(cfg) {
     },
   );
   for (const c of cfg.levels)
-    rows.push({ key: `man.put.c${c}`, label: `Manifest PUT by tag, c${c}`, unit: 'req/s', better: 'higher', target: { ratio: 2 }, desc: `${fmtInt(cfg.manPuts)} PUT /v2/<name>/manifests/<tag> with ${c} in flight; each a distinct tag and a distinct OCI image manifest (an annotation differs) over one config + layer uploaded once.` });
+    rows.push({ key: `man.put.c${c}`, label: `Manifest PUT by tag, c${c}`, unit: 'req/s', better: 'higher', target: { ratio: 2 }, desc: `${fmtInt(cfg.manPuts)} PUT /v2/<name>/manifests/<tag> with ${c} in flight; each a distinct tag and a distinct OCI image manifest (an annotation differs) over one config + layer uploaded once; after an untimed warm-up of a tenth as many (tags and manifests of their own).` });
   for (const c of cfg.levels)
     rows.push({ key: `man.get.c${c}`, label: `Manifest GET by tag, c${c}`, unit: 'req/s', better: 'higher', target: { ratio: 5 }, desc: `${fmtInt(cfg.manGets)} GET /v2/<name>/manifests/<tag> with ${c} in flight, cycling over the pushed tags; each body is hashed and checked against Docker-Content-Digest; after an untimed warm-up of a tenth as many at the same concurrency.` });
   for (const c of WRK_LEVELS)
