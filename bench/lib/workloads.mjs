@@ -399,7 +399,8 @@ export async function manifests(ctx) {
     const key = `man.put.c${c}`;
     await ctx.step(key, async (signal) => {
       // Untimed warm-up as for the GETs below: a tenth as many PUTs of their own tags and manifests
-      // (in a scratch run of sequential PUTs on Berth, the first thousand took 60% longer than the next).
+      // (in a scratch run of sequential PUTs on Berth, the first thousand took 60% longer than the
+      // next; in the benchmark, c1 measured 278/s with the warm-up and 272-312 without).
       const warm = Math.ceil(cfg.manPuts / 10);
       const warmBodies = Array.from({ length: warm }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `warm-c${c}-${i}` }));
       await pool(warm, c, (i) => reg.putManifest(repo, `warm-c${c}-${i}`, warmBodies[i]), { signal });
@@ -428,9 +429,9 @@ export async function manifests(ctx) {
         const t = pushed[i % pushed.length];
         await reg.getManifest(repo, t.tag, t.digest);
       };
-      // Untimed warm-up at the same concurrency (a tenth of the count): the first GETs of a run
-      // measured the client's and the server's cold code paths (Berth's c1 figure was
-      // 811-1,636/s; the same client, warm, does a GET every 0.3 ms here).
+      // Untimed warm-up at the same concurrency (a tenth of the count), so that the timed GETs do
+      // not include the client's and the server's first, not yet compiled, runs of this path. (It
+      // did not move Berth's c1 figure: 813-1,190/s with it, 811-1,636 without.)
       await pool(Math.ceil(cfg.manGets / 10), c, get, { signal });
       const r = await pool(cfg.manGets, c, get, { signal });
       ctx.rate(key, r, cfg.manGets);
