@@ -16,8 +16,9 @@
  * slower, 1.34-1.68 vs 1.14-1.26 ms, for reasons not found: the buffer is allocated per call.)
  * Over a real network card sendfile saves a copy; that was not measured here.
  *
- * The work runs on the libuv thread pool, which Node.js's file operations share: a worker never
- * holds a thread for long. The socket is non-blocking (libuv's); when its send buffer is full the
+ * The work runs on the libuv thread pool, which Node.js's file operations share: a job holds its
+ * thread only while the socket takes bytes (the caller bounds how many jobs run at once). The
+ * socket is non-blocking (libuv's); when its send buffer is full the
  * worker waits for room with poll(2) for at most WAIT_MS, then returns what it sent with the code
  * EAGAIN, and the caller queues the rest again (and decides when a reader has stalled for too long).
  * Both descriptors are dup(2)ed on the calling thread first: if Node.js closes the connection

@@ -1,10 +1,10 @@
 /**
  * Blob downloads from the libuv thread pool: the native part (native/sendfile, an optional
- * package) reads the file range and writes it to the socket 256 KiB at a time, where a stream
- * moves every 64 KiB chunk through JS objects and the event loop. It once used sendfile(2),
- * which over loopback was slower and cost more CPU than this copy (see native/sendfile/sendfile.c;
- * figures in docs/benchmarks.md). Without the native part (not built, not Linux) blobs are
- * streamed.
+ * package) sends a range of up to 256 KiB with sendfile(2) and copies a larger one to the socket
+ * (pread + write, 256 KiB at a time), where a stream moves every 64 KiB chunk through JS objects
+ * and the event loop. Over loopback the copy was faster and cost less CPU than sendfile on large
+ * blobs, and sendfile less on small ones (see native/sendfile/sendfile.c; figures in
+ * docs/benchmarks.md). Without the native part (not built, not Linux) blobs are streamed.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
@@ -42,9 +42,10 @@ export async function sendBlobBody(reply: FastifyReply, body: Readable): Promise
 }
 
 /**
- * Transfers at once through the native part; more are streamed. Each holds a thread-pool thread for at
- * most 50 ms at a time (see native/sendfile), but the pool (4 threads) also serves every file
- * operation and WAL sync, so downloads never queue more than this many calls on it.
+ * Transfers at once through the native part; more are streamed. A transfer holds a thread-pool
+ * thread while the socket takes its bytes (a whole 1 GiB blob to a fast reader: about 0.4 s) and
+ * gives it back after 50 ms without room (see native/sendfile). The pool (4 threads) also serves
+ * every file operation and WAL sync, so downloads never hold more than this many of its threads.
  */
 const MAX_ACTIVE = 2;
 let active = 0;
@@ -65,7 +66,7 @@ async function sendRange(native: NativeSendfile, socketFd: number, file: FileRan
     left -= sent;
     if (sent > 0) lastProgress = Date.now();
     if (!err) {
-      if (left !== 0) throw new Error(`sendfile stopped with ${left} bytes left`);
+      if (left !== 0) throw new Error(`the native send stopped with ${left} bytes left`);
       return;
     }
     if (err.code !== 'EAGAIN') throw err;
