@@ -398,10 +398,13 @@ export async function manifests(ctx) {
   for (const c of cfg.levels) {
     const key = `man.put.c${c}`;
     await ctx.step(key, async (signal) => {
-      // Untimed warm-up as for the GETs below: a tenth as many PUTs of their own tags and manifests
-      // (in a scratch run of sequential PUTs on Berth, the first thousand took 60% longer than the
-      // next; in the benchmark, c1 measured 278/s with the warm-up and 272-312 without).
-      const warm = Math.ceil(cfg.manPuts / 10);
+      // Untimed warm-up, as for the GETs below, with PUTs of their own tags and manifests: four
+      // times the timed count before the first level, a tenth before the others. Berth's server
+      // code takes thousands of requests to reach its pace (V8 compiles a function only after it
+      // has run for a while): scratch runs of sequential PUTs on a fresh Berth, server CPU per PUT
+      // from /proc: 1.6-2.1 ms over the first thousand, 1.2-1.5 ms over the second, 0.9-1.0 ms from
+      // the third on. With a tenth as warm-up, c1 measured mostly that first thousand.
+      const warm = c === cfg.levels[0] ? 4 * cfg.manPuts : Math.ceil(cfg.manPuts / 10);
       const warmBodies = Array.from({ length: warm }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `warm-c${c}-${i}` }));
       await pool(warm, c, (i) => reg.putManifest(repo, `warm-c${c}-${i}`, warmBodies[i]), { signal });
       const bodies = Array.from({ length: cfg.manPuts }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `c${c}-${i}` }));
