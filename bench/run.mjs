@@ -26,7 +26,8 @@ import { Checks, Reg } from './lib/oci.mjs';
 import { berthLogin, makeBerth, makeDistribution, distributionVersion, stopAll, killAllNow } from './lib/registries.mjs';
 import { Ctx, WORKLOADS } from './lib/workloads.mjs';
 import { rowsFor, tabulate, textTable, markdown } from './lib/report.mjs';
-import { MiB, GiB, KiB, log, errMsg } from './lib/util.mjs';
+import { MiB, GiB, KiB, log, errMsg, fmtSize } from './lib/util.mjs';
+import { syncedWriteRate } from './lib/disk.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -141,6 +142,8 @@ function machineInfo() {
     berthCommit,
     distribution: distributionVersion(distBin),
     loadStart: os.loadavg().map((x) => x.toFixed(2)).join(' '),
+    /** MB/s of the disk reference before each upload turn (bench/lib/disk.mjs). */
+    diskSyncedWrites: [],
   };
 }
 
@@ -213,13 +216,21 @@ async function main() {
       // registry ran may have been closed by the server.
       ctx.reg.client.close();
       ctx.reg.client = new Client(procs[side].url, { headers: procs[side].headers ?? {} });
-      // Start from a clean page cache: Distribution never fsyncs, so without this the kernel
-      // writes back its gigabytes of uploads while the next registry is being measured (and the
-      // next registry's fsyncs wait behind them). Untimed.
+      // Start from a clean page cache: whatever the previous turn left dirty would otherwise be
+      // written back while the next registry is measured, and its fsyncs would wait behind it.
+      // (An earlier comment here said Distribution never fsyncs: wrong. strace shows it fsyncs an
+      // upload's data file before renaming it into place, and its small state files.) Untimed.
       flushDirtyPages();
       // Blob transfers also wait for the virtual disk to settle: its host goes on writing back
       // after `sync` returns and slows the whole VM meanwhile (BENCH_SETTLE_SECONDS, default 20;
       // untimed).
+      // Before each upload turn (after the sync, before the settling): the disk's synced write
+      // rate for as many bytes as the largest upload, the reference the upload rows are read against.
+      if (name === 'blob uploads') {
+        const rate = syncedWriteRate(workDir, Math.max(...cfg.sizes));
+        machine.diskSyncedWrites.push(rate);
+        log(`  disk reference: ${fmtSize(Math.max(...cfg.sizes))} written and fdatasync'ed at ${rate.toFixed(0)} MB/s`);
+      }
       if (transfers) await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);

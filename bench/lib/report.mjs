@@ -141,6 +141,12 @@ export function markdown({ cells, runs, cfg, machine, command, startedAt, durati
   out.push(`- Berth: commit ${machine.berthCommit}`);
   out.push(`- Distribution: ${machine.distribution}`);
   out.push(`- Load average (1/5/15 min): ${machine.loadStart} at start, ${machine.loadEnd} at end (the machine is shared; a high load makes every figure lower and noisier)`);
+  const disk = machine.diskSyncedWrites ?? [];
+  if (disk.length) {
+    const lo = Math.min(...disk).toFixed(0);
+    const hi = Math.max(...disk).toFixed(0);
+    out.push(`- Disk, synced writes: ${lo === hi ? lo : `${lo}-${hi}`} MB/s (${fmtSize(Math.max(...cfg.sizes))} written in 1 MiB writes and fdatasync'ed by the benchmark itself, before each of the ${disk.length} upload turns): the most an upload can reach when it is synced before it is acknowledged, as both registries do (Distribution fsyncs the upload's data file before renaming it into place; Berth fdatasyncs as the data arrives, then the file and its directory around the rename).`);
+  }
   out.push('');
   out.push('## Results');
   out.push('');
@@ -156,7 +162,7 @@ export function markdown({ cells, runs, cfg, machine, command, startedAt, durati
   out.push('');
   out.push('## Targets');
   out.push('');
-  out.push('- Blob upload (all rows): Berth ≥ 3× Distribution.');
+  out.push(`- Blob upload (all rows): Berth ≥ 3× Distribution.${(machine.diskSyncedWrites ?? []).length ? ' Berth\'s rate is bounded by the disk\'s synced write rate (Machine, above).' : ''}`);
   out.push('- Blob download (full and ranged): Berth ≥ 1× Distribution.');
   out.push('- Manifest GET: ≥ 5×. Manifest PUT, small-image push, small-image pull, 10,000-tag push: ≥ 2×.');
   out.push(`- Berth resident memory < 150 MB during the ${fmtSize(Math.max(...cfg.sizes))} transfers.`);
