@@ -221,9 +221,6 @@ async function main() {
       // (An earlier comment here said Distribution never fsyncs: wrong. strace shows it fsyncs an
       // upload's data file before renaming it into place, and its small state files.) Untimed.
       flushDirtyPages();
-      // Blob transfers also wait for the virtual disk to settle: its host goes on writing back
-      // after `sync` returns and slows the whole VM meanwhile (BENCH_SETTLE_SECONDS, default 20;
-      // untimed).
       // Before each upload turn (after the sync, before the settling): the disk's synced write
       // rate for as many bytes as the largest upload, the reference the upload rows are read against.
       if (name === 'blob uploads') {
@@ -231,6 +228,9 @@ async function main() {
         machine.diskSyncedWrites.push(rate);
         log(`  disk reference: ${fmtSize(Math.max(...cfg.sizes))} written and fdatasync'ed at ${rate.toFixed(0)} MB/s`);
       }
+      // Blob transfers also wait for the virtual disk to settle: its host goes on writing back
+      // after `sync` returns and slows the whole VM meanwhile (BENCH_SETTLE_SECONDS, default 20;
+      // untimed).
       if (transfers) await new Promise((r) => setTimeout(r, Number(env.BENCH_SETTLE_SECONDS ?? 20) * 1000));
       const w0 = Date.now();
       log(`- ${side} (${procs[side].url})`);

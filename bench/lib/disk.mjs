@@ -5,7 +5,7 @@ import { MiB } from './util.mjs';
 
 /**
  * The disk's synced write rate in MB/s, a reference for the upload rows: the most an upload can
- * reach when its bytes are synced before it is acknowledged (Berth syncs; Distribution does not).
+ * reach when its bytes are synced before it is acknowledged (both registries sync an upload's data).
  * Writes `size` bytes to a new file in `dir` 1 MiB at a time from a 64 MiB random buffer (in
  * memory, so no generator's CPU is timed), fdatasyncs and closes it (all timed), then removes it.
  */
