@@ -112,19 +112,20 @@ export class KyselyBlobs implements BlobIndex {
     return new Set(rows.map((r) => r.digest));
   }
 
-  async gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]> {
-    let q = this.db
+  /** Blobs (as `b`) that no manifest references and no repository linked at or after `olderThan`. */
+  private unreferenced(olderThan: number) {
+    return this.db
       .selectFrom('blobs as b')
-      .selectAll('b')
-      .where('b.created_at', '<', olderThan)
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('manifest_refs as r').select('r.child_digest').whereRef('r.child_digest', '=', 'b.digest').where('r.kind', '=', 'blob'))),
       )
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest').where('l.created_at', '>=', olderThan))),
-      )
-      .orderBy('b.digest')
-      .limit(limit);
+      );
+  }
+
+  async gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]> {
+    let q = this.unreferenced(olderThan).selectAll('b').where('b.created_at', '<', olderThan).orderBy('b.digest').limit(limit);
     if (after !== undefined) q = q.where('b.digest', '>', after);
     return (await q.execute()).map(toBlob);
   }
@@ -132,17 +133,7 @@ export class KyselyBlobs implements BlobIndex {
   async gcCandidateDigests(olderThan: number, after: string | undefined, limit: number): Promise<string[]> {
     // NOTE: the row's own age is not read here: that made every scanned blob a lookup in the
     // table (five times the time); removeIfUnused checks it under the lock.
-    let q = this.db
-      .selectFrom('blobs as b')
-      .select('b.digest')
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('manifest_refs as r').select('r.child_digest').whereRef('r.child_digest', '=', 'b.digest').where('r.kind', '=', 'blob'))),
-      )
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('repository_blobs as l').select('l.digest').whereRef('l.digest', '=', 'b.digest').where('l.created_at', '>=', olderThan))),
-      )
-      .orderBy('b.digest')
-      .limit(limit);
+    let q = this.unreferenced(olderThan).select('b.digest').orderBy('b.digest').limit(limit);
     if (after !== undefined) q = q.where('b.digest', '>', after);
     return (await q.execute()).map((r) => r.digest);
   }
