@@ -112,10 +112,14 @@ export class KyselyBlobs implements BlobIndex {
     return new Set(rows.map((r) => r.digest));
   }
 
-  /** Blobs (as `b`) that no manifest references and no repository linked at or after `olderThan`. */
-  private unreferenced(olderThan: number) {
-    return this.db
-      .selectFrom('blobs as b')
+  /**
+   * Blobs (as `b`) that no manifest references and no repository linked at or after `olderThan`;
+   * with `createdBefore`, also created before it (tested first, before the two subqueries).
+   */
+  private unreferenced(olderThan: number, o: { createdBefore?: boolean } = {}) {
+    let q = this.db.selectFrom('blobs as b');
+    if (o.createdBefore) q = q.where('b.created_at', '<', olderThan);
+    return q
       .where(({ not, exists, selectFrom }) =>
         not(exists(selectFrom('manifest_refs as r').select('r.child_digest').whereRef('r.child_digest', '=', 'b.digest').where('r.kind', '=', 'blob'))),
       )
@@ -125,7 +129,7 @@ export class KyselyBlobs implements BlobIndex {
   }
 
   async gcCandidates(olderThan: number, after: string | undefined, limit: number): Promise<BlobRow[]> {
-    let q = this.unreferenced(olderThan).selectAll('b').where('b.created_at', '<', olderThan).orderBy('b.digest').limit(limit);
+    let q = this.unreferenced(olderThan, { createdBefore: true }).selectAll('b').orderBy('b.digest').limit(limit);
     if (after !== undefined) q = q.where('b.digest', '>', after);
     return (await q.execute()).map(toBlob);
   }
