@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
+import { sendfileStats } from './oci/send-file.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
 import { queryApi, type QueryServices } from './query/query-api.js';
@@ -58,6 +59,17 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     labelNames: ['operation', 'method'] as const,
     buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
     registers: [metrics],
+  });
+
+  // Tells an operator whether downloads take the native path (native/sendfile built) or stream.
+  new Counter({
+    name: 'berth_blob_native_sends_total',
+    help: 'Blob GET bodies sent from the thread pool by native/sendfile (the others are streamed through Node.js)',
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(sendfileStats.started);
+    },
   });
 
   if (deps.usage) {

@@ -84,6 +84,15 @@ describe.skipIf(process.platform !== 'linux')('blob downloads through sendfile',
     expect(sendfileStats.started - before).toBe(4);
   });
 
+  it('counts the native sends in /metrics', async () => {
+    await get(`/v2/dl/sendfile/blobs/${digest}`, { range: 'bytes=0-99' });
+    const res = await app.http.inject({ method: 'GET', url: '/metrics' });
+    const line = /^berth_blob_native_sends_total (\d+)$/m.exec(res.body);
+    expect(line).not.toBeNull();
+    expect(Number(line?.[1])).toBeGreaterThan(0);
+    expect(Number(line?.[1])).toBe(sendfileStats.started);
+  });
+
   it('waits for a reader that pauses (the socket stays full) without losing a byte', async () => {
     const before = sendfileStats.started;
     const body = await new Promise<Buffer>((resolve, reject) => {

@@ -18,7 +18,7 @@ const nativeSendfile: NativeSendfile | null = native.sendfile ?? null;
 /** Whether downloads go through the native part in this process. */
 export const sendfileAvailable = nativeSendfile !== null;
 
-/** Responses sent through the native part (tests check the path was taken). */
+/** Responses sent through the native part (/metrics: berth_blob_native_sends_total; tests check the path was taken). */
 export const sendfileStats = { started: 0 };
 
 /**
