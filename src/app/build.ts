@@ -237,6 +237,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       clearInterval(rematchCheck);
       await http.close();
       await jobs.stop(config.shutdownTimeoutSeconds * 1000);
+      await manifests.flushPulls();
       await audit.flush();
       await blobs.close();
       await meta.close();

@@ -39,8 +39,22 @@ function parseReference(reference: string): Reference {
   return { tag: validateTag(reference) };
 }
 
+/**
+ * Pull times are written in batches: at most every PULL_FLUSH_MS, or at PULL_BATCH waiting, in
+ * one transaction. Written one by one, each first pull of an image cost a commit of its own.
+ * Scratch, rounds of 64 newly pushed images pulled (manifest and two blobs, 8 in flight), server
+ * CPU per image: 1.9-3.1 ms one by one, 1.4-2.2 ms batched (two runs each, interleaved; 1.4-1.9 ms
+ * with no pull recorded at all). A pull's time reaches the database up to PULL_FLUSH_MS later.
+ */
+const PULL_FLUSH_MS = 250;
+const PULL_BATCH = 200;
+
 export class ManifestService {
   private readonly pullsRecorded = new Map<string, number>();
+  /** Pull times not yet written, by `${repositoryId} ${digest}` (the latest wins). */
+  private pendingPulls = new Map<string, { repositoryId: number; digest: string; at: number }>();
+  private pullTimer: NodeJS.Timeout | null = null;
+  private pullWrites: Promise<void> = Promise.resolve();
 
   get maxBytes(): number {
     return this.ctx.settings.maxManifestBytes;
@@ -214,9 +228,29 @@ export class ManifestService {
     if (now - last < this.ctx.settings.pullRecordIntervalMs) return;
     this.pullsRecorded.set(key, now);
     if (this.pullsRecorded.size > 100_000) this.pullsRecorded.clear();
-    this.ctx.meta.manifests.recordPull(m.repositoryId, m.digest, now).catch((err: unknown) => {
-      this.ctx.log.warn({ err, digest: m.digest }, 'could not record a pull');
-    });
+    this.pendingPulls.set(key, { repositoryId: m.repositoryId, digest: m.digest, at: now });
+    if (this.pendingPulls.size >= PULL_BATCH) void this.flushPulls();
+    else if (!this.pullTimer) {
+      this.pullTimer = setTimeout(() => void this.flushPulls(), PULL_FLUSH_MS);
+      this.pullTimer.unref();
+    }
+  }
+
+  /** Writes the pull times waiting, in one transaction; resolves when they are stored (the app's close calls it). */
+  flushPulls(): Promise<void> {
+    if (this.pullTimer) clearTimeout(this.pullTimer);
+    this.pullTimer = null;
+    const batch = [...this.pendingPulls.values()];
+    this.pendingPulls = new Map();
+    if (batch.length === 0) return this.pullWrites;
+    this.pullWrites = this.pullWrites.then(() =>
+      this.ctx.meta
+        .tx(async (tx) => {
+          for (const p of batch) await tx.manifests.recordPull(p.repositoryId, p.digest, p.at);
+        })
+        .catch((err: unknown) => this.ctx.log.warn({ err, pulls: batch.length }, 'could not record pulls')),
+    );
+    return this.pullWrites;
   }
 
   private async repository(name: string): Promise<RepositoryRow> {
