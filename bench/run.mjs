@@ -217,9 +217,8 @@ async function main() {
       ctx.reg.client.close();
       ctx.reg.client = new Client(procs[side].url, { headers: procs[side].headers ?? {} });
       // Start from a clean page cache: whatever the previous turn left dirty would otherwise be
-      // written back while the next registry is measured, and its fsyncs would wait behind it.
-      // (An earlier comment here said Distribution never fsyncs: wrong. strace shows it fsyncs an
-      // upload's data file before renaming it into place, and its small state files.) Untimed.
+      // written back while the next registry is measured, and its fsyncs would wait behind it
+      // (both registries fsync an upload's data; the other workloads' files are left dirty). Untimed.
       flushDirtyPages();
       // Before each upload turn (after the sync, before the settling): the disk's synced write
       // rate for as many bytes as the largest upload, the reference the upload rows are read against.

@@ -1,15 +1,16 @@
 /**
  * Berth's optional native helpers (the package in native/sendfile, built by `npm ci` with
- * node-gyp on Linux): blob downloads copied to the socket on the thread pool, and one
- * thread-pool job for the create, write, sync and rename of a small blob. Each is null where it is not built; Berth then uses
- * Node.js's streams and fs calls, which do the same work in more steps.
+ * node-gyp on Linux): blob downloads sent to the socket from the thread pool (sendfile(2) up to
+ * 256 KiB, a copy above), and one thread-pool job for the create, write and sync of a small blob
+ * and one for its rename. Each is null where it is not built; Berth then uses Node.js's streams and
+ * fs calls, which do the same work in more steps.
  */
 import { createRequire } from 'node:module';
 
 type Callback = (err: (Error & { code?: string }) | null) => void;
 
 export interface NativeHelpers {
-  /** The bytes [offset, offset+length) of the file go to the socket (pread + write, not sendfile(2) any more); err.code EAGAIN: no room for 50 ms, `sent` went, call again. */
+  /** The bytes [offset, offset+length) of the file go to the socket (sendfile(2) up to 256 KiB, pread + write above); err.code EAGAIN: no room for 50 ms, `sent` went, call again. */
   sendfile?: (socketFd: number, fileFd: number, offset: number, length: number, done: (err: Error | null, sent: number) => void) => void;
   /** Creates or truncates `path`, writes the buffers, fdatasyncs and closes it. */
   writeFile?: (path: string, buffers: Buffer[], done: Callback) => void;

@@ -94,7 +94,7 @@ static void send_small(job_t *job) {
   }
 }
 
-/* A large range: read and written COPY_BYTES at a time through this thread's buffer. */
+/* A large range: read and written COPY_BYTES at a time through a buffer allocated for this call. */
 static void copy_large(job_t *job) {
   char *buf = malloc(COPY_BYTES);
   if (!buf) {

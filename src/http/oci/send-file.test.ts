@@ -1,7 +1,8 @@
 /**
  * Blob downloads through the native part (native/sendfile: sendfile(2) for small ranges, a copy
- * for large ones), against a listening server and Node's own http client: whole blobs and ranges arrive intact with their headers, the connection stays
- * usable afterwards, and a client that goes away mid-download costs nothing but its connection.
+ * for large ones), against a listening server and Node's own http client: whole blobs and ranges
+ * arrive intact with their headers, the connection stays usable afterwards, and a client that
+ * goes away mid-download costs nothing but its connection.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
