@@ -14,6 +14,7 @@ import type { KyselyMetadataStore } from '../metadata/kysely/kysely-metadata-sto
 import { BlobService } from '../services/registry/blob-service.js';
 import type { RegistryContext } from '../services/registry/context.js';
 import { ManifestService } from '../services/registry/manifest-service.js';
+import { PullRecorder } from '../services/registry/pull-recorder.js';
 import { UploadService } from '../services/registry/upload-service.js';
 import { randomInt } from 'node:crypto';
 import { AccessService } from '../services/access/access-service.js';
@@ -120,7 +121,8 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const uploads = new UploadService(ctx);
   const blobService = new BlobService(ctx);
   // Scan on push: the hook runs after the push committed (scanning is built below).
-  const manifests = new ManifestService(ctx, (e) => scanning.afterPush(e));
+  const pulls = new PullRecorder(meta, ctx.now, ctx.settings.pullRecordIntervalMs, logger);
+  const manifests = new ManifestService(ctx, pulls, (e) => scanning.afterPush(e));
   const access = new AccessService(accountId, config.registry.region, { identity: meta.identity, repositories: meta.repositories, registry: meta.registry, now });
   const auth = new Authenticator(meta.identity, credentials, box, tokens, accountId, now);
   const audit = new AuditTrail(meta, { id: accountId, region: config.registry.region }, now, logger);
@@ -131,7 +133,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
     now,
   );
   const repositories = new RepositoryService(meta, now, config.storage.pricePerGbMonthUsd);
-  const images = new ImageService(meta);
+  const images = new ImageService(meta, pulls);
   const lifecycle = new LifecycleService(meta, repositories, images, now);
   const gc = new GcService(meta, blobs, now, logger);
   const registryConfig = new RegistryConfig(meta.registry, accountId);
@@ -237,7 +239,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
       clearInterval(rematchCheck);
       await http.close();
       await jobs.stop(config.shutdownTimeoutSeconds * 1000);
-      await manifests.flushPulls();
+      await pulls.flush();
       await audit.flush();
       await blobs.close();
       await meta.close();

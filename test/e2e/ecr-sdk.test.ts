@@ -150,10 +150,21 @@ describe('ECR control plane via @aws-sdk/client-ecr', () => {
     for await (const page of paginateListImages({ client: ecr, pageSize: 1 }, { repositoryName: repo })) ids.push(...(page.imageIds ?? []).map((i) => `${i.imageTag}`));
     expect(ids.sort()).toEqual(['latest', 'v1', 'v2']);
 
+    const pulledAt = async (): Promise<Date | undefined> =>
+      (await ecr.send(new DescribeImagesCommand({ repositoryName: repo, imageIds: [{ imageDigest: v2.digest }] }))).imageDetails?.[0]?.lastRecordedPullTime;
+    expect(await pulledAt()).toBeUndefined();
+    const beforePull = Date.now();
     const got = await ecr.send(new BatchGetImageCommand({ repositoryName: repo, imageIds: [{ imageTag: 'v2' }, { imageTag: 'absent' }] }));
     expect(got.images?.[0]?.imageManifest).toBe(v2.manifest);
     expect(got.images?.[0]?.imageId?.imageDigest).toBe(v2.digest);
     expect(got.failures?.[0]).toMatchObject({ imageId: { imageTag: 'absent' }, failureCode: 'ImageNotFound' });
+    // BatchGetImage is a pull: its time is recorded (in a batch, within a moment), as for a /v2/ GET.
+    let recorded = await pulledAt();
+    for (let waited = 0; recorded === undefined && waited < 5000; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      recorded = await pulledAt();
+    }
+    expect(recorded?.getTime()).toBeGreaterThanOrEqual(beforePull - 1000);
 
     const url = await ecr.send(new GetDownloadUrlForLayerCommand({ repositoryName: repo, layerDigest: v1.layer }));
     const blob = Buffer.from(await (await fetch(url.downloadUrl!)).arrayBuffer());

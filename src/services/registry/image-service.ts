@@ -7,6 +7,7 @@ import { BerthError } from '../../core/errors.js';
 import { parseDigest } from '../../core/digest.js';
 import { isValidTag, validateRepositoryName } from '../../core/names.js';
 import type { AuditLog, ManifestRow, MetadataStore, MetadataTx, RepositoryRow } from '../../metadata/types.js';
+import type { PullRecorder } from './pull-recorder.js';
 
 export interface ImageRef {
   digest?: string;
@@ -35,7 +36,11 @@ export interface ImageSummary extends ManifestRow {
 export type TagStatus = 'TAGGED' | 'UNTAGGED' | 'ANY';
 
 export class ImageService {
-  constructor(private readonly meta: MetadataStore) {}
+  constructor(
+    private readonly meta: MetadataStore,
+    /** BatchGetImage is a pull, as a manifest GET on /v2/ is. */
+    private readonly pulls: PullRecorder,
+  ) {}
 
   private async repository(name: string): Promise<RepositoryRow> {
     validateRepositoryName(name);
@@ -119,7 +124,9 @@ export class ImageService {
         continue;
       }
       const full = await this.meta.manifests.get(repo.id, r.row.digest);
-      if (full) images.push({ ref: { digest: r.row.digest, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) }, row: r.row, content: full.content });
+      if (!full) continue;
+      this.pulls.record(full);
+      images.push({ ref: { digest: r.row.digest, ...(ref.tag !== undefined ? { tag: ref.tag } : {}) }, row: r.row, content: full.content });
     }
     return { images, failures };
   }

@@ -1,6 +1,7 @@
 /**
  * A manifest GET records the pull time (ECR's lastRecordedPullTime, lifecycle's sinceImagePulled)
  * in batches: written within a moment of the pull, and on shutdown whatever is still waiting.
+ * (BatchGetImage records one too: test/e2e/ecr-sdk.test.ts.)
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
