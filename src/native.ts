@@ -1,8 +1,8 @@
 /**
  * Berth's optional native helpers (the package in native/sendfile, built by `npm ci` with
  * node-gyp on Linux): blob downloads sent to the socket from the thread pool (sendfile(2) up to
- * 256 KiB, a copy above), and one thread-pool job for the create, write and sync of a small blob
- * and one for its rename. Each is null where it is not built; Berth then uses Node.js's streams and
+ * 256 KiB, a copy above), one thread-pool job for the create, write and sync of a small blob
+ * and one for its rename, and page-aligned buffers for O_DIRECT writes. Each is null where it is not built; Berth then uses Node.js's streams and
  * fs calls, which do the same work in more steps.
  */
 import { createRequire } from 'node:module';
@@ -16,6 +16,8 @@ export interface NativeHelpers {
   writeFile?: (path: string, buffers: Buffer[], done: Callback) => void;
   /** rename(2), then fsync(2) of the directory (`dirFd`) that `to` is in. */
   renameAndSyncDir?: (from: string, to: string, dirFd: number, done: Callback) => void;
+  /** A Buffer of `size` bytes (a multiple of 4096) starting on a 4096-byte boundary, for O_DIRECT writes. */
+  alignedBuffer?: (size: number) => Buffer;
 }
 
 export const native: NativeHelpers = (() => {

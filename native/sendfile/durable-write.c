@@ -211,8 +211,37 @@ static napi_value rename_and_sync_dir(napi_env env, napi_callback_info info) {
   return queue(env, job, argv[3], rename_execute);
 }
 
+static void free_aligned(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/*
+ * alignedBuffer(size): a Buffer of `size` bytes (a multiple of 4096) whose memory starts on a
+ * 4096-byte boundary, for O_DIRECT writes. Node.js's own Buffers give no alignment, and an
+ * O_DIRECT write from one that is only 512-aligned was measured 30x slower on these VMs.
+ */
+static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  int64_t size = 0;
+  if (argc < 1 || napi_get_value_int64(env, argv[0], &size) != napi_ok || size <= 0 || size % 4096 != 0 || size > (1 << 30)) return fail(env, NULL, "alignedBuffer(size): size must be a positive multiple of 4096, at most 1 GiB");
+  void *mem = NULL;
+  if (posix_memalign(&mem, 4096, (size_t)size) != 0) return fail(env, NULL, "out of memory");
+  napi_value buf;
+  if (napi_create_external_buffer(env, (size_t)size, mem, free_aligned, NULL, &buf) != napi_ok) {
+    free(mem);
+    return fail(env, NULL, "alignedBuffer: cannot create the Buffer");
+  }
+  return buf;
+}
+
 napi_value durable_write_init(napi_env env, napi_value exports) {
   napi_value fn;
+  napi_create_function(env, "alignedBuffer", NAPI_AUTO_LENGTH, aligned_buffer, NULL, &fn);
+  napi_set_named_property(env, exports, "alignedBuffer", fn);
   napi_create_function(env, "writeFile", NAPI_AUTO_LENGTH, write_file, NULL, &fn);
   napi_set_named_property(env, exports, "writeFile", fn);
   napi_create_function(env, "renameAndSyncDir", NAPI_AUTO_LENGTH, rename_and_sync_dir, NULL, &fn);

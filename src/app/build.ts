@@ -80,7 +80,7 @@ export async function openBlobStore(config: Config): Promise<BlobStore> {
   }
   const root = resolve(config.dataDir, config.storage.fs.path ?? 'blobs');
   mkdirSync(root, { recursive: true });
-  return new FsBlobStore(root);
+  return new FsBlobStore(root, { directWrites: config.storage.fs.directWrites });
 }
 
 export async function buildApp(config: Config, logger: Logger, o: { now?: () => number } = {}): Promise<App> {

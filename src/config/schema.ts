@@ -48,7 +48,13 @@ export const ConfigSchema = Type.Object(
       {
         driver: Type.Union([Type.Literal('fs'), Type.Literal('s3')], { default: 'fs' }),
         pricePerGbMonthUsd: Type.Number({ default: 0.1, minimum: 0, description: 'price of a GB-month (2^30 bytes) for cost estimates; ECR charges 0.10 USD' }),
-        fs: Type.Object({ path: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/blobs' })) }, { ...Strict, default: {} }),
+        fs: Type.Object(
+          {
+            path: Type.Optional(Type.String({ minLength: 1, description: 'default: <dataDir>/blobs' })),
+            directWrites: Type.Boolean({ default: true, description: 'write large upload bodies with O_DIRECT (past the page cache) where the filesystem allows it' }),
+          },
+          { ...Strict, default: {} },
+        ),
         s3: Type.Optional(
           Type.Object(
             {

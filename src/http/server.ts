@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
+import { directWriteStats } from '../blobstore/fs/direct-write.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
 import { queryApi, type QueryServices } from './query/query-api.js';
@@ -69,6 +70,16 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     collect() {
       this.reset();
       this.inc(sendfileStats.started);
+    },
+  });
+  // Tells an operator whether uploads to the filesystem driver bypass the page cache (O_DIRECT).
+  new Counter({
+    name: 'berth_blob_direct_written_bytes_total',
+    help: 'Upload bytes the filesystem driver wrote with O_DIRECT (0 while uploads grow: the native part is not built or the filesystem refuses O_DIRECT)',
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(directWriteStats.bytes);
     },
   });
 

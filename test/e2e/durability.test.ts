@@ -63,7 +63,8 @@ describe('durability', () => {
   it('keeps every acknowledged push intact across SIGKILL, and shows no partial blob', async () => {
     const server = await startBerth({ target: 'berth' });
     servers.push(server);
-    const blobs = Array.from({ length: 16 }, (_, i) => randomBytes(256 * 1024 + i * 4099));
+    // Half of them 4 MiB or more: the filesystem driver writes those with O_DIRECT (direct-write.ts).
+    const blobs = Array.from({ length: 16 }, (_, i) => randomBytes((i % 4 < 2 ? 4 * 1024 * 1024 : 256 * 1024) + i * 4099));
     const acked = new Set<number>();
     const attempts = blobs.map(async (data, i) => {
       try {
@@ -81,6 +82,7 @@ describe('durability', () => {
     await Promise.all(attempts);
     expect(acked.size, 'some pushes finished before the kill').toBeGreaterThan(0);
     expect(acked.size, 'some pushes were still running at the kill').toBeLessThan(blobs.length);
+    expect([...acked].some((i) => blobs[i]!.length >= 4 * 1024 * 1024), 'a large push finished before the kill').toBe(true);
 
     await server.restart();
     for (const [i, data] of blobs.entries()) {

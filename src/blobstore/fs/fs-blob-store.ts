@@ -3,7 +3,8 @@
  *
  * Layout under the root directory:
  *   objects/<key>   committed objects, published by rename (atomic on one filesystem)
- *   partial/<key>   data of writers not yet committed (appended, fdatasync'ed per append)
+ *   partial/<key>   data of writers not yet committed (appended; large bodies with O_DIRECT, see
+ *                   direct-write.ts; fdatasync'ed by the last append or the commit)
  *
  * Both trees live on the same filesystem, so commit is fdatasync + rename + fsync of the
  * directory: after a crash a key is either wholly present or absent.
@@ -23,6 +24,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { nativeCall } from '../../native.js';
 import { noteStreamedBytes } from '../../young-generation.js';
+import { STAGE, openDirect, writeDirect } from './direct-write.js';
 import {
   BlobNotFoundError,
   assertValidKey,
@@ -60,7 +62,26 @@ export class FsBlobStore implements BlobStore {
    */
   private readonly dirHandles = new Map<string, Promise<FileHandle>>();
 
-  constructor(private readonly root: string) {}
+  /** False when configured so, or once the filesystem refused O_DIRECT: then every write is buffered. */
+  private direct: boolean;
+
+  constructor(
+    private readonly root: string,
+    o: { directWrites?: boolean } = {},
+  ) {
+    this.direct = o.directWrites ?? true;
+  }
+
+  /**
+   * @internal An O_DIRECT handle on `path` for a body of `length` bytes (undefined: unknown), or
+   * null: small bodies (below one staging buffer) and filesystems without O_DIRECT are written buffered.
+   */
+  async directHandle(path: string, length: number | undefined): Promise<FileHandle | null> {
+    if (!this.direct || (length !== undefined && length < STAGE)) return null;
+    const fh = await openDirect(path);
+    if (!fh) this.direct = false;
+    return fh;
+  }
 
   private async ensureDir(dir: string): Promise<void> {
     if (this.dirs.has(dir)) return;
@@ -216,7 +237,13 @@ class FsBlobWriter implements BlobWriter {
       // before it becomes visible, and writeBatched keeps one write-behind sync in flight so that
       // little is left for it. A chunked 1 GiB upload (64 PATCHes of 16 MiB) waited for the
       // disk on every PATCH before.
-      const written = await writeBatched(fh, body, o.signal);
+      const direct = await this.store.directHandle(this.path, o.length);
+      let written: number;
+      try {
+        written = direct ? await writeDirect(this.path, direct, before, body, o.signal) : await writeBatched(fh, body, o.signal);
+      } finally {
+        await direct?.close();
+      }
       if (o.last) await fh.datasync();
       this.size = before + written;
       this.durable = o.last === true;

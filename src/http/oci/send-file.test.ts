@@ -13,6 +13,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildApp, type App } from '../../app/build.js';
 import { loadConfig } from '../../config/load.js';
+import { directWriteStats } from '../../blobstore/fs/direct-write.js';
 import { sendfileAvailable, sendfileStats } from './send-file.js';
 
 const ROOT_KEY = 'AKIASENDFILETESTROOT';
@@ -92,6 +93,13 @@ describe.skipIf(process.platform !== 'linux')('blob downloads through sendfile',
     expect(line).not.toBeNull();
     expect(Number(line?.[1])).toBeGreaterThan(0);
     expect(Number(line?.[1])).toBe(sendfileStats.started);
+  });
+
+  it('counts in /metrics the bytes the upload wrote with O_DIRECT (all but the unaligned tail of the 24 MiB blob)', async () => {
+    const res = await app.http.inject({ method: 'GET', url: '/metrics' });
+    const line = /^berth_blob_direct_written_bytes_total (\d+)$/m.exec(res.body);
+    expect(Number(line?.[1])).toBe(directWriteStats.bytes);
+    expect(directWriteStats.bytes).toBeGreaterThanOrEqual(data.length - 4095);
   });
 
   it('waits for a reader that pauses (the socket stays full) without losing a byte', async () => {
