@@ -27,7 +27,7 @@ import { berthLogin, makeBerth, makeDistribution, distributionVersion, stopAll, 
 import { Ctx, WORKLOADS } from './lib/workloads.mjs';
 import { rowsFor, tabulate, textTable, markdown } from './lib/report.mjs';
 import { MiB, GiB, KiB, log, errMsg, fmtSize } from './lib/util.mjs';
-import { syncedWriteRate } from './lib/disk.mjs';
+import { directWriteRate, syncedWriteRate } from './lib/disk.mjs';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const env = process.env;
@@ -142,8 +142,9 @@ function machineInfo() {
     berthCommit,
     distribution: distributionVersion(distBin),
     loadStart: os.loadavg().map((x) => x.toFixed(2)).join(' '),
-    /** MB/s of the disk reference before each upload turn (bench/lib/disk.mjs). */
+    /** MB/s of the disk references before each upload turn (bench/lib/disk.mjs): buffered, O_DIRECT. */
     diskSyncedWrites: [],
+    diskDirectWrites: [],
   };
 }
 
@@ -221,11 +222,15 @@ async function main() {
       // (both registries fsync an upload's data; the other workloads' files are left dirty). Untimed.
       flushDirtyPages();
       // Before each upload turn (after the sync, before the settling): the disk's synced write
-      // rate for as many bytes as the largest upload, the reference the upload rows are read against.
+      // rates for as many bytes as the largest upload, through the page cache and with O_DIRECT,
+      // the references the upload rows are read against.
       if (name === 'blob uploads') {
-        const rate = syncedWriteRate(workDir, Math.max(...cfg.sizes));
+        const size = Math.max(...cfg.sizes);
+        const rate = syncedWriteRate(workDir, size);
         machine.diskSyncedWrites.push(rate);
-        log(`  disk reference: ${fmtSize(Math.max(...cfg.sizes))} written and fdatasync'ed at ${rate.toFixed(0)} MB/s`);
+        const direct = directWriteRate(workDir, size);
+        if (direct !== null) machine.diskDirectWrites.push(direct);
+        log(`  disk reference: ${fmtSize(size)} written and fdatasync'ed at ${rate.toFixed(0)} MB/s; with O_DIRECT ${direct === null ? 'not possible' : `${direct.toFixed(0)} MB/s`}`);
       }
       // Blob transfers also wait for the virtual disk to settle: its host goes on writing back
       // after `sync` returns and slows the whole VM meanwhile (BENCH_SETTLE_SECONDS, default 20;
