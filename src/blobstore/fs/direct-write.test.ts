@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../native.js';
-import { STAGE, directWriteStats } from './direct-write.js';
+import { MAX_ACTIVE, STAGE, directWriteStats } from './direct-write.js';
 import { FsBlobStore } from './fs-blob-store.js';
 
 async function readAll(stream: Readable): Promise<Buffer> {
@@ -117,6 +117,41 @@ describe.skipIf(process.platform !== 'linux')('filesystem driver: O_DIRECT write
     await resumed.commit();
     expect((await readAll(await store.read('t/fail'))).equals(Buffer.concat([head, tail]))).toBe(true);
     await store.delete('t/fail');
+  });
+
+  it(`writes at most ${MAX_ACTIVE} appends with O_DIRECT at once (their staging buffers are bounded); the others go buffered, all intact`, async () => {
+    let open!: () => void;
+    const gate = new Promise<void>((r) => (open = r));
+    const n = MAX_ACTIVE + 2;
+    const datas = Array.from({ length: n }, () => [randomBytes(STAGE), randomBytes(STAGE)] as const);
+    const before = directWriteStats.bytes;
+    const writers = await Promise.all(datas.map((_, i) => store.writer(`t/many-${i}`, { fresh: true })));
+    const appends = writers.map((w, i) =>
+      w.append(
+        Readable.from(
+          (async function* () {
+            await gate; // every append has chosen its path before any body arrives
+            yield* datas[i]!;
+          })(),
+        ),
+        { last: true },
+      ),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    open();
+    await Promise.all(appends);
+    expect(directWriteStats.bytes - before).toBe(MAX_ACTIVE * 2 * STAGE);
+    for (const [i, w] of writers.entries()) {
+      await w.commit();
+      expect((await readAll(await store.read(`t/many-${i}`))).equals(Buffer.concat(datas[i]!)), `blob ${i}`).toBe(true);
+      await store.delete(`t/many-${i}`);
+    }
+    // The places are given back: the next append writes with O_DIRECT again.
+    const again = directWriteStats.bytes;
+    const w = await store.writer('t/again', { fresh: true });
+    await w.append(Readable.from([randomBytes(STAGE)]), { last: true });
+    await w.cancel();
+    expect(directWriteStats.bytes - again).toBe(STAGE);
   });
 
   it('writes buffered when configured so (storage.fs.directWrites: false), with the same result', async () => {

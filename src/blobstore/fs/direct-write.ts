@@ -61,17 +61,34 @@ function giveBack(buf: Buffer): void {
 }
 
 /**
- * Opens `path` (which exists) for O_DIRECT writes, or returns null where that is not possible
- * (no native helper, or the filesystem refuses O_DIRECT).
+ * Appends writing with O_DIRECT at once, at most. Each holds IN_FLIGHT + 1 staging buffers (12 MiB),
+ * so this bounds their memory at 48 MiB; appends past it are written buffered.
  */
-export async function openDirect(path: string): Promise<FileHandle | null> {
-  if (!native.alignedBuffer || constants.O_DIRECT === undefined) return null;
+export const MAX_ACTIVE = 4;
+let active = 0;
+
+/**
+ * Opens `path` (which exists) for O_DIRECT writes and takes one of the MAX_ACTIVE places; the
+ * handle must be closed with closeDirect. 'busy': every place is taken; 'unsupported': no native
+ * helper, or the filesystem refuses O_DIRECT.
+ */
+export async function openDirect(path: string): Promise<FileHandle | 'busy' | 'unsupported'> {
+  if (!native.alignedBuffer || constants.O_DIRECT === undefined) return 'unsupported';
+  if (active >= MAX_ACTIVE) return 'busy';
+  active++;
   try {
     return await open(path, constants.O_WRONLY | constants.O_DIRECT);
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'EINVAL') return null;
+    active--;
+    if ((err as NodeJS.ErrnoException).code === 'EINVAL') return 'unsupported';
     throw err;
   }
+}
+
+/** Closes a handle from openDirect and gives its place back. */
+export async function closeDirect(fh: FileHandle): Promise<void> {
+  active--;
+  await fh.close();
 }
 
 /**

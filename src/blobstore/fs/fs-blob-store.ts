@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { nativeCall } from '../../native.js';
 import { noteStreamedBytes } from '../../young-generation.js';
-import { STAGE, openDirect, writeDirect } from './direct-write.js';
+import { STAGE, closeDirect, openDirect, writeDirect } from './direct-write.js';
 import {
   BlobNotFoundError,
   assertValidKey,
@@ -73,14 +73,15 @@ export class FsBlobStore implements BlobStore {
   }
 
   /**
-   * @internal An O_DIRECT handle on `path` for a body of `length` bytes (undefined: unknown), or
-   * null: small bodies (below one staging buffer) and filesystems without O_DIRECT are written buffered.
+   * @internal An O_DIRECT handle on `path` for a body of `length` bytes (undefined: unknown), to be
+   * closed with closeDirect; or null: small bodies (below one staging buffer), filesystems without
+   * O_DIRECT and appends past direct-write.ts's MAX_ACTIVE are written buffered.
    */
   async directHandle(path: string, length: number | undefined): Promise<FileHandle | null> {
     if (!this.direct || (length !== undefined && length < STAGE)) return null;
     const fh = await openDirect(path);
-    if (!fh) this.direct = false;
-    return fh;
+    if (fh === 'unsupported') this.direct = false;
+    return typeof fh === 'string' ? null : fh;
   }
 
   private async ensureDir(dir: string): Promise<void> {
@@ -242,7 +243,7 @@ class FsBlobWriter implements BlobWriter {
       try {
         written = direct ? await writeDirect(this.path, direct, before, body, o.signal) : await writeBatched(fh, body, o.signal);
       } finally {
-        await direct?.close();
+        if (direct) await closeDirect(direct);
       }
       if (o.last) await fh.datasync();
       this.size = before + written;
