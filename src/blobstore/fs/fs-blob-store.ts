@@ -235,9 +235,10 @@ class FsBlobWriter implements BlobWriter {
     this.durable = false;
     try {
       // NOTE: no datasync here unless this is the last append: commit (publish) syncs the file
-      // before it becomes visible, and writeBatched keeps one write-behind sync in flight so that
-      // little is left for it. A chunked 1 GiB upload (64 PATCHes of 16 MiB) waited for the
-      // disk on every PATCH before.
+      // before it becomes visible. Large bodies go to the device with O_DIRECT (direct-write.ts),
+      // so that sync has only the device's cache and the metadata left; buffered ones keep one
+      // write-behind sync in flight (writeBatched) for the same end. A chunked 1 GiB upload
+      // (64 PATCHes of 16 MiB) waited for the disk on every PATCH before.
       const direct = await this.store.directHandle(this.path, o.length);
       let written: number;
       try {
