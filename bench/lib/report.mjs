@@ -151,7 +151,7 @@ export function markdown({ cells, runs, cfg, machine, command, startedAt, durati
   if (direct.length) {
     const lo = Math.min(...direct).toFixed(0);
     const hi = Math.max(...direct).toFixed(0);
-    out.push(`- Disk, O_DIRECT writes: ${lo === hi ? lo : `${lo}-${hi}`} MB/s (the same size in 4 MiB writes, one at a time, from a page-aligned buffer, then fdatasync; measured right after the other): how Berth writes upload bodies of 4 MiB or more (then it syncs the file and its directory around the rename). On these VMs a buffered write's cost is mostly the kernel's copy into fresh page-cache pages, slow in minutes when the host has taken the guest's free memory back.`);
+    out.push(`- Disk, O_DIRECT writes: ${lo === hi ? lo : `${lo}-${hi}`} MB/s (the same size in 4 MiB writes, one at a time, from a page-aligned buffer, then fdatasync; measured right after the other): how Berth writes upload bodies of 4 MiB or more (then it syncs the file and its directory around the rename). On these VMs a buffered write's cost is mostly the kernel's copy into fresh page-cache pages, slow in some minutes (likely when the host has taken the guest's free memory back).`);
   }
   out.push('');
   out.push('## Results');

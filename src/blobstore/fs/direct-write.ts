@@ -3,13 +3,14 @@
  * the device, not through the page cache.
  *
  * Why: on these VMs a buffered write's cost is the kernel's copy into freshly allocated page-cache
- * pages, and that copy is slow whenever the host has taken the guest's free memory back: `dd` of
- * 1 GiB with fdatasync spent 1.5-2.1 s of system CPU (85% of it in copy_folio_from_iter_atomic) in
- * such minutes and 0.2 s in others, and a 1 GiB upload cost Berth's thread pool 1.8-2.4 s of system
- * CPU, on a machine with two cores whose other one is busy receiving and hashing. Written with
- * O_DIRECT from page-aligned buffers the same upload costs the pool 0.1-0.2 s (measured with the
- * upload's per-thread CPU from /proc). Uploads are rarely read back at once, so skipping the page
- * cache loses little; the first download reads from the disk.
+ * pages, and that copy is slow in some minutes (likely when the host has taken the guest's free
+ * memory back; not verified): `dd` of 1 GiB with fdatasync spent 1.5-2.1 s of system CPU (85% of it
+ * in copy_folio_from_iter_atomic) in such minutes and 0.2 s in others, and a 1 GiB upload cost
+ * Berth's thread pool 1.8-2.4 s of system CPU, on a machine with two cores whose other one is busy
+ * receiving and hashing. Written with O_DIRECT from page-aligned buffers the same upload costs the
+ * pool 0.1-0.2 s (per-thread CPU from /proc). The price: the first download of such a blob reads it
+ * from the disk, not from the page cache (not measured on its own; the downloads after it measured
+ * alike either way, 1 GiB at 1.6-2.5 GB/s).
  *
  * Rules O_DIRECT imposes, and how they are met:
  * - The buffer, the file offset and the length must be aligned to the device's logical block size
