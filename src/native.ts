@@ -2,8 +2,9 @@
  * Berth's optional native helpers (the package in native/sendfile, built by `npm ci` with
  * node-gyp on Linux): blob downloads sent to the socket from the thread pool (sendfile(2) up to
  * 256 KiB, a copy above), one thread-pool job for the create, write and sync of a small blob
- * and one for its rename, and page-aligned buffers for O_DIRECT writes. Each is null where it is not built; Berth then uses Node.js's streams and
- * fs calls, which do the same work in more steps.
+ * and one for its rename, and page-aligned buffers for O_DIRECT writes. Each is null where it is
+ * not built; Berth then uses Node.js's streams and buffered fs calls, which do the same work in
+ * more steps.
  */
 import { createRequire } from 'node:module';
 

@@ -5,4 +5,5 @@
 // EAGAIN: the socket had no room for 50 ms; `sent` bytes went, call again for the rest.
 // writeFile(path, buffers, callback(err)): create or truncate, write, fdatasync, close, in one job.
 // renameAndSyncDir(from, to, dirFd, callback(err)): rename, then fsync the directory, in one job.
+// alignedBuffer(size): a Buffer whose memory starts on a 4096-byte boundary, for O_DIRECT writes.
 module.exports = require('./build/Release/berth_sendfile.node');

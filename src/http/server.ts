@@ -75,7 +75,7 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   // Tells an operator whether uploads to the filesystem driver bypass the page cache (O_DIRECT).
   new Counter({
     name: 'berth_blob_direct_written_bytes_total',
-    help: 'Upload bytes the filesystem driver wrote with O_DIRECT (0 while uploads grow: the native part is not built or the filesystem refuses O_DIRECT)',
+    help: 'Upload bytes the filesystem driver wrote with O_DIRECT (0 while uploads grow: the native part is not built, the filesystem refuses O_DIRECT or storage.fs.directWrites is off)',
     registers: [metrics],
     collect() {
       this.reset();
