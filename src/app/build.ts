@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import { directWriteStats } from '../blobstore/fs/direct-write.js';
 import { FsBlobStore } from '../blobstore/fs/fs-blob-store.js';
 import type { BlobStore } from '../blobstore/types.js';
 import type { Config } from '../config/schema.js';
@@ -179,6 +180,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   );
   const http = buildHttpServer({
     logger,
+    directWrittenBytes: () => directWriteStats.bytes,
     services: { uploads, blobs: blobService, manifests, access, auth, throttle, audit, challenge: config.auth.challenge },
     query: {
       auth,

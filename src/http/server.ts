@@ -9,7 +9,6 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
-import { directWriteStats } from '../blobstore/fs/direct-write.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
 import { queryApi, type QueryServices } from './query/query-api.js';
@@ -24,6 +23,8 @@ export interface HttpDeps {
   health: () => Promise<void>;
   /** Storage per repository, read when /metrics is scraped. */
   usage?: () => Promise<{ name: string; bytes: number; sharedBytes: number; monthlyCostUsd: number }[]>;
+  /** Upload bytes the filesystem driver wrote with O_DIRECT so far (absent: another driver). */
+  directWrittenBytes?: () => number;
 }
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -73,13 +74,14 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     },
   });
   // Tells an operator whether uploads to the filesystem driver bypass the page cache (O_DIRECT).
+  const directWrittenBytes = deps.directWrittenBytes ?? ((): number => 0);
   new Counter({
     name: 'berth_blob_direct_written_bytes_total',
     help: 'Upload bytes the filesystem driver wrote with O_DIRECT (0 while uploads grow: the native part is not built, the filesystem refuses O_DIRECT or storage.fs.directWrites is off)',
     registers: [metrics],
     collect() {
       this.reset();
-      this.inc(directWriteStats.bytes);
+      this.inc(directWrittenBytes());
     },
   });
 

@@ -27,12 +27,13 @@
  *   and extents are metadata: the caller's fdatasync before commit is still what makes it durable.
  *
  * Where a filesystem refuses O_DIRECT (EINVAL: tmpfs before Linux 6.6, some FUSE filesystems) or
- * the native helper is not built, `openDirect` returns null and the caller writes buffered.
+ * the native helper is not built, `openDirect` says 'unsupported' and the caller writes buffered.
  */
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { native } from '../../native.js';
+import { destroyOnAbort, toBuffer } from '../body.js';
 import { noteStreamedBytes } from '../../young-generation.js';
 
 const ALIGN = 4096;
@@ -109,15 +110,11 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
   let total = 0;
   let plain: FileHandle | null = null;
   const buffered = async (): Promise<FileHandle> => (plain ??= await open(path, 'r+'));
-  const onAbort = (): void => {
-    body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-  };
-  signal?.throwIfAborted();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopWatching = destroyOnAbort(body, signal);
   try {
     if (fill > 0) await readExactly(await buffered(), bufs[0]!, fill, pos);
     for await (const chunk of body) {
-      let buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      let buf = toBuffer(chunk);
       total += buf.length;
       // The socket's chunks are freed by the young generation's collection (see young-generation.ts).
       noteStreamedBytes(buf.length);
@@ -144,7 +141,7 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
     if (fill > aligned) await writeAll(await buffered(), bufs[cur]!.subarray(aligned), fill - aligned, pos + aligned);
     return total;
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stopWatching();
     // NOTE: the buffers go back to the pool only when no write can still be reading them.
     await Promise.allSettled(writes);
     for (const b of bufs) giveBack(b);

@@ -24,6 +24,7 @@ import { dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { nativeCall } from '../../native.js';
 import { noteStreamedBytes } from '../../young-generation.js';
+import { destroyOnAbort, toBuffer } from '../body.js';
 import { STAGE, closeDirect, openDirect, writeDirect } from './direct-write.js';
 import {
   BlobNotFoundError,
@@ -262,14 +263,10 @@ class FsBlobWriter implements BlobWriter {
   private async appendInOneJob(write: (path: string, buffers: Buffer[]) => Promise<void>, body: Readable, o: AppendOpts): Promise<number> {
     const chunks: Buffer[] = [];
     let total = 0;
-    const onAbort = (): void => {
-      body.destroy(o.signal?.reason instanceof Error ? o.signal.reason : new Error('aborted'));
-    };
-    o.signal?.throwIfAborted();
-    o.signal?.addEventListener('abort', onAbort, { once: true });
+    const stopWatching = destroyOnAbort(body, o.signal);
     try {
       for await (const chunk of body) {
-        const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+        const buf = toBuffer(chunk);
         total += buf.length;
         // The caller's stream stops at its declared length; this only guards the bound.
         if (total > ONE_JOB_MAX) throw new Error(`body longer than the ${o.length} bytes declared`);
@@ -277,7 +274,7 @@ class FsBlobWriter implements BlobWriter {
       }
       o.signal?.throwIfAborted();
     } finally {
-      o.signal?.removeEventListener('abort', onAbort);
+      stopWatching();
     }
     this.created = true; // the job may leave a partial file behind if it fails
     try {
@@ -353,14 +350,10 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
       syncing.catch(() => undefined);
     }
   };
-  const onAbort = (): void => {
-    body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-  };
-  signal?.throwIfAborted();
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopWatching = destroyOnAbort(body, signal);
   try {
     for await (const chunk of body) {
-      const buf = typeof chunk === 'string' ? Buffer.from(chunk) : (chunk as Buffer);
+      const buf = toBuffer(chunk);
       batch.push(buf);
       batched += buf.length;
       total += buf.length;
@@ -369,7 +362,7 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
     signal?.throwIfAborted();
     if (batched > 0) await flush();
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stopWatching();
     // NOTE: always wait for the last write (and sync), so the caller's truncate-on-failure runs after them.
     if (inflight) await (inflight as Promise<void>);
     if (syncing) await (syncing as Promise<void>);

@@ -14,6 +14,7 @@ import {
   type _Object,
 } from '@aws-sdk/client-s3';
 import { Readable } from 'node:stream';
+import { destroyOnAbort, toBuffer } from '../body.js';
 import { assertValidKey } from '../types.js';
 
 export const MiB = 1024 * 1024;
@@ -145,24 +146,13 @@ export function bodyStream(body: unknown): Readable {
   throw new TypeError('s3: expected a Node.js stream as the GetObject body');
 }
 
-export function toBuffer(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  throw new TypeError('append: the body must yield Buffers, Uint8Arrays or strings');
-}
-
 /** The chunks of `body` as Buffers; an abort of `signal` destroys the body, so the loop rejects. */
 export async function* chunksOf(body: Readable, signal: AbortSignal | undefined): AsyncGenerator<Buffer> {
-  signal?.throwIfAborted();
-  const onAbort = (): void => {
-    body.destroy(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
-  };
-  signal?.addEventListener('abort', onAbort, { once: true });
+  const stopWatching = destroyOnAbort(body, signal);
   try {
     for await (const chunk of body) yield toBuffer(chunk);
   } finally {
-    signal?.removeEventListener('abort', onAbort);
+    stopWatching();
   }
 }
 
