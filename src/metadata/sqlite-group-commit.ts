@@ -18,7 +18,8 @@
  */
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { close as closeFd, fdatasync, open as openFd } from 'node:fs';
-import type { CompiledQuery, DatabaseConnection, Dialect, Driver, Kysely, QueryResult, TransactionSettings } from 'kysely';
+import type { Dialect } from 'kysely';
+import { wrapStatements } from './sqlite-driver-wrap.js';
 
 const TEMP_ONLY_WRITE = /^\s*(create\s+temp(orary)?\s|(insert(\s+or\s+\w+)?\s+into|delete\s+from|drop\s+table(\s+if\s+exists)?)\s+temp\.)/i;
 
@@ -155,65 +156,14 @@ export function onEachWrite(stmt: Statement, hook: () => void): Statement {
   return stmt;
 }
 
-/** A Kysely dialect whose connections run `afterStatement` after each statement. */
+/** A Kysely dialect whose connections run `afterStatement` after each statement and commit. */
 export function withGroupCommit(inner: Dialect, group: WalGroupCommit): Dialect {
-  return {
-    createAdapter: () => inner.createAdapter(),
-    createQueryCompiler: () => inner.createQueryCompiler(),
-    createIntrospector: (db: Kysely<unknown>) => inner.createIntrospector(db),
-    createDriver: () => new GroupCommitDriver(inner.createDriver(), group),
-  };
-}
-
-class GroupCommitDriver implements Driver {
-  private readonly originals = new WeakMap<DatabaseConnection, DatabaseConnection>();
-
-  constructor(
-    private readonly inner: Driver,
-    private readonly group: WalGroupCommit,
-  ) {}
-
-  init(): Promise<void> {
-    return this.inner.init();
-  }
-
-  async acquireConnection(): Promise<DatabaseConnection> {
-    const conn = await this.inner.acquireConnection();
-    const group = this.group;
-    const wrapped: DatabaseConnection = {
-      async executeQuery<R>(q: CompiledQuery): Promise<QueryResult<R>> {
-        const result = await conn.executeQuery<R>(q);
-        await group.afterStatement();
-        return result;
-      },
-      streamQuery: <R>(q: CompiledQuery, chunkSize?: number) => conn.streamQuery<R>(q, chunkSize),
-    };
-    this.originals.set(wrapped, conn);
-    return wrapped;
-  }
-
-  private original(c: DatabaseConnection): DatabaseConnection {
-    return this.originals.get(c) ?? c;
-  }
-
-  beginTransaction(c: DatabaseConnection, settings: TransactionSettings): Promise<void> {
-    return this.inner.beginTransaction(this.original(c), settings);
-  }
-
-  async commitTransaction(c: DatabaseConnection): Promise<void> {
-    await this.inner.commitTransaction(this.original(c));
-    await this.group.afterStatement();
-  }
-
-  rollbackTransaction(c: DatabaseConnection): Promise<void> {
-    return this.inner.rollbackTransaction(this.original(c));
-  }
-
-  releaseConnection(c: DatabaseConnection): Promise<void> {
-    return this.inner.releaseConnection(this.original(c));
-  }
-
-  destroy(): Promise<void> {
-    return this.inner.destroy();
-  }
+  return wrapStatements(inner, {
+    async execute(run) {
+      const result = await run();
+      await group.afterStatement();
+      return result;
+    },
+    afterCommit: () => group.afterStatement(),
+  });
 }
