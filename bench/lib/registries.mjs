@@ -33,6 +33,9 @@ function probe(port, urlPath) {
   });
 }
 
+/** USER_HZ: /proc's CPU times are in these (100 on Linux x86_64 and arm64). */
+const CLOCK_TICKS = 100;
+
 export class RegistryProcess {
   /**
    * @param {object} o { name, command, args, cwd, dataDir, logFile, port, readyPath }
@@ -110,6 +113,21 @@ export class RegistryProcess {
       }
     }
     return total;
+  }
+
+  /** CPU seconds (user + system, every thread) used so far by the process and its group. */
+  cpuSeconds() {
+    let ticks = 0;
+    for (const pid of this.groupPids()) {
+      try {
+        const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+        ticks += Number(f[11]) + Number(f[12]); // utime, stime
+      } catch {
+        /* exited */
+      }
+    }
+    return ticks / CLOCK_TICKS;
   }
 
   groupPids() {
