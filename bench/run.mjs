@@ -208,8 +208,13 @@ async function main() {
     // was (a sync in between does not help; the virtual disk's host keeps writing back). The
     // downloads too: Berth's 1 GiB download measured 244 MB/s right after Distribution's
     // uploads and 485-991 MB/s otherwise.
+    // Downloads run four times (A B B A B A A B): the first turn after the uploads and the last
+    // measured slow whichever registry had them (the Node.js client's 1 GiB GET: 277-409 MB/s in
+    // those turns against 380-676 in the middle two, in two runs), so in A B B A the registry
+    // going first lost; here each has one of the two and two middle turns.
     const transfers = name === 'blob uploads' || name === 'blob downloads';
-    const turns = transfers ? [...order, ...[...order].reverse()] : order;
+    const reversed = [...order].reverse();
+    const turns = name === 'blob downloads' ? [...order, ...reversed, ...reversed, ...order] : transfers ? [...order, ...reversed] : order;
     for (const side of turns) {
       if (root.signal.aborted) break;
       const ctx = runs[side];

@@ -163,7 +163,7 @@ export function markdown({ cells, runs, cfg, machine, command, startedAt, durati
   out.push('');
   out.push('## Results');
   out.push('');
-  out.push('Both registries run on 127.0.0.1 in the same run, started side by side; each workload runs against one registry and then the other (alternating which goes first), never both at once, and the machine\'s dirty pages are written back (`sync`, untimed) before each turn. Both use filesystem storage in a temporary directory; the client is this Node.js process (raw `node:http`, one keep-alive Agent), sharing the machine\'s cores with the registry under test. Blob uploads and downloads run once in each order (means reported); in each turn the 1 GiB download is fetched once untimed (into the page cache), then three times (median reported). MB = 10^6 bytes.');
+  out.push('Both registries run on 127.0.0.1 in the same run, started side by side; each workload runs against one registry and then the other (alternating which goes first), never both at once, and the machine\'s dirty pages are written back (`sync`, untimed) before each turn. Both use filesystem storage in a temporary directory; the client is this Node.js process (raw `node:http`, one keep-alive Agent), sharing the machine\'s cores with the registry under test. Blob uploads run once in each order, downloads twice in each (A B B A B A A B; means reported); in each turn the 1 GiB download is fetched once untimed (into the page cache), then three times (median reported). MB = 10^6 bytes.');
   out.push('');
   out.push('**Berth/Dist > 1 always means Berth is better**: for rates (MB/s, req/s, images/s) it is Berth ÷ Distribution; for times (s) and memory (MB) it is inverted, Distribution ÷ Berth.');
   out.push('');
