@@ -77,17 +77,7 @@ export function noWaitOutsideTransactions(stmt: Statement, db: Database, noWait:
 /** A Kysely dialect that repeats, after a pause, a write that found the write lock taken. */
 export function retryBusyWrites(inner: Dialect, timeoutMs = BUSY_TIMEOUT_MS): Dialect {
   return wrapStatements(inner, {
-    async execute(run) {
-      const started = Date.now();
-      for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
-        try {
-          return await run();
-        } catch (err) {
-          if (!isRetryable(err) || Date.now() - started > timeoutMs) throw err;
-        }
-        await pauseFor(pause);
-      }
-    },
+    execute: (run) => retryWhileBusy(run, isRetryable, timeoutMs),
   });
 }
 
@@ -98,21 +88,22 @@ export function retryBusyWrites(inner: Dialect, timeoutMs = BUSY_TIMEOUT_MS): Di
  */
 export function beginWithoutBlocking(db: Database, noWait: NoWait, timeoutMs = BUSY_TIMEOUT_MS): () => Promise<void> {
   const begin = db.prepare('begin immediate');
-  return async () => {
-    const started = Date.now();
-    for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
-      try {
-        noWait.run(() => begin.run());
-        return;
-      } catch (err) {
-        if (!isBusy(err) || Date.now() - started > timeoutMs) throw err;
-      }
-      await pauseFor(pause);
-    }
-  };
+  return () => retryWhileBusy(() => void noWait.run(() => begin.run()), isBusy, timeoutMs);
 }
 
-/** A random share of `ms` plus half a millisecond: waiters spread out instead of retrying together. */
-function pauseFor(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms * Math.random() + 0.5));
+/**
+ * Runs `attempt` until it succeeds, pausing after each failure that `retryable` accepts; after
+ * `timeoutMs` the last failure is thrown. The pauses double up to 20 ms, each a random share of
+ * that plus half a millisecond, so that waiters spread out instead of retrying together.
+ */
+async function retryWhileBusy<T>(attempt: () => T | Promise<T>, retryable: (err: unknown) => boolean, timeoutMs: number): Promise<T> {
+  const started = Date.now();
+  for (let pause = 1; ; pause = Math.min(pause * 2, 20)) {
+    try {
+      return await attempt();
+    } catch (err) {
+      if (!retryable(err) || Date.now() - started > timeoutMs) throw err;
+    }
+    await new Promise((r) => setTimeout(r, pause * Math.random() + 0.5));
+  }
 }
