@@ -203,15 +203,15 @@ async function main() {
     if (root.signal.aborted) break;
     log(`\n=== ${name} ===`);
     const order = i % 2 === 0 ? sides : [...sides].reverse();
-    // Blob transfers run twice, once in each order, and report means: on these machines the
+    // Blob uploads run twice, once in each order, and report means: on these machines the
     // registry measured second after gigabytes of the other's writes was slower whichever it
     // was (a sync in between does not help; the virtual disk's host keeps writing back). The
     // downloads too: Berth's 1 GiB download measured 244 MB/s right after Distribution's
-    // uploads and 485-991 MB/s otherwise.
-    // Downloads run four times (A B B A B A A B): the first turn after the uploads and the last
-    // measured slow whichever registry had them (the Node.js client's 1 GiB GET: 277-409 MB/s in
-    // those turns against 380-676 in the middle two, in two runs), so in A B B A the registry
-    // going first lost; here each has one of the two and two middle turns.
+    // uploads and 485-991 MB/s otherwise. Downloads run four times (A B B A B A A B): the first
+    // turn after the uploads and the last measured slow whichever registry had them (the Node.js
+    // client's 1 GiB GET: 277-409 MB/s in those turns against 380-676 in the middle two, in two
+    // runs), so in A B B A the registry going first lost; here each has one of the two and two
+    // middle turns.
     const transfers = name === 'blob uploads' || name === 'blob downloads';
     const reversed = [...order].reverse();
     const turns = name === 'blob downloads' ? [...order, ...reversed, ...reversed, ...order] : transfers ? [...order, ...reversed] : order;

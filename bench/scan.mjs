@@ -12,6 +12,7 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import * as tar from 'tar-stream';
+import { median } from './lib/util.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const shared = join(root, '..', 'shared');
@@ -155,7 +156,6 @@ for (let run = 0; run < 3; run++) {
   }
   gzipRuns.push(ms(t));
 }
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const cpu = cpus()[0]?.model ?? 'unknown CPU';
 say('# Image scanning benchmark');
 say();

@@ -45,7 +45,7 @@ export function rowsFor(cfg) {
       label: `Blob download, registry CPU per GiB sent (curl GETs)`,
       unit: 's',
       better: 'lower',
-      desc: `CPU time (user + system, all threads, from /proc/<pid>/stat) the registry used during each curl GET above, per GiB sent; median of three. The server's own cost of a download, whichever client is the bottleneck.`,
+      desc: `CPU time (user + system, all threads, from /proc/<pid>/stat) the registry used during each curl GET above, per GiB sent; median of three. The server's own cost of a download, whichever client is the bottleneck. /proc counts in 10 ms ticks: about 2% of the figure for 1 GiB, too coarse for BENCH_QUICK's small blob.`,
     },
     {
       key: 'down.range',

@@ -27,6 +27,9 @@ export function fmtNum(v) {
 
 export const now = () => performance.now();
 
+/** The middle value (the upper one of the two middle values for an even count). */
+export const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
 export function sleep(ms, signal) {
   return new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(signal.reason ?? new Error('aborted'));

@@ -5,7 +5,7 @@ import { setMaxListeners } from 'node:events';
 import { describe, nextLink, HttpError } from './http.mjs';
 import { blobDigest, bytesAt, keystream, sha256 } from './data.mjs';
 import { makeImage, manifestFor, errorCodesOf, OCI_MANIFEST, OCI_INDEX, OCI_EMPTY } from './oci.mjs';
-import { errMsg, now, pool, prng, fmtNum, fmtSize, GiB, WRK_LEVELS } from './util.mjs';
+import { errMsg, now, median, pool, prng, fmtNum, fmtSize, GiB, WRK_LEVELS } from './util.mjs';
 
 /** Per-registry run context: results, timeouts, printing. */
 export class Ctx {
@@ -333,10 +333,9 @@ export async function downloads(ctx) {
       reg.must('blob GET -> Docker-Content-Digest', res.headers['docker-content-digest'] === b.digest, 'GET', p, res);
       rates.push(b.size / 1e6 / dt);
     }
-    const sorted = [...rates].sort((x, y) => x - y);
     // The client's CPU time as a share of each GET's wall time: near 100% the figure is the
     // client's (its kernel receive copies into fresh pages cost 0.5-5 s per GiB on these VMs).
-    ctx.set('down.full', sorted[Math.floor(sorted.length / 2)], `median of ${rates.map((r) => fmtNum(r)).join(', ')} MB/s; the client's CPU ${clientCpu.map((x) => `${Math.round(x * 100)}%`).join(', ')} of each GET's time`);
+    ctx.set('down.full', median(rates), `median of ${rates.map((r) => fmtNum(r)).join(', ')} MB/s; the client's CPU ${clientCpu.map((x) => `${Math.round(x * 100)}%`).join(', ')} of each GET's time`);
   });
   if (sampler) {
     const s = sampler.stop();
@@ -358,12 +357,9 @@ export async function downloads(ctx) {
         rates.push(speed / 1e6);
         if (c0 !== null && reg.proc.alive()) serverCpu.push(((reg.proc.cpuSeconds() - c0) * GiB) / size);
       }
-      const sorted = [...rates].sort((x, y) => x - y);
-      ctx.set('down.full.curl', sorted[Math.floor(sorted.length / 2)], `median of ${rates.map((r) => fmtNum(r)).join(', ')} MB/s`);
-      if (serverCpu.length) {
-        const cpuSorted = [...serverCpu].sort((x, y) => x - y);
-        ctx.set('down.cpu', cpuSorted[Math.floor(cpuSorted.length / 2)], `median of ${serverCpu.map((x) => x.toFixed(2)).join(', ')} s`);
-      } else ctx.fail('down.cpu', 'no registry process to measure');
+      ctx.set('down.full.curl', median(rates), `median of ${rates.map((r) => fmtNum(r)).join(', ')} MB/s`);
+      if (serverCpu.length) ctx.set('down.cpu', median(serverCpu), `median of ${serverCpu.map((x) => x.toFixed(2)).join(', ')} s`);
+      else ctx.fail('down.cpu', 'no registry process to measure');
     });
   }
 

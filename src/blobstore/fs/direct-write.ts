@@ -12,7 +12,8 @@
  * from the disk into fresh page-cache pages, the same kernel cost moved from the upload to the first
  * pull: the first GET of a 1 GiB blob just after its upload measured 144-347 MB/s, against 176-880
  * when the upload had left it in the page cache (three runs each; the GETs after it mostly 2.0-2.7
- * GB/s either way, but 113-327 MB/s in one run with O_DIRECT and 679-1,458 in one without). storage.fs.directWrites: false keeps uploads in the page cache.
+ * GB/s either way, but 113-327 MB/s in one run with O_DIRECT and 679-1,458 in one without).
+ * storage.fs.directWrites: false keeps uploads in the page cache.
  *
  * Rules O_DIRECT imposes, and how they are met:
  * - The buffer, the file offset and the length must be aligned to the device's logical block size
