@@ -1,8 +1,10 @@
 /**
  * Berth's native helpers for small blobs (native/sendfile/durable-write.c): each writes or
  * renames what it is asked to and reports failures as Node.js does (an Error with the errno
- * name as its code), and the filesystem driver goes through them.
+ * name as its code), and the filesystem driver goes through them. And the digest that write jobs
+ * feed on the thread pool (hash-write.c): in queue order, whatever thread runs each job.
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -76,5 +78,61 @@ describe.skipIf(process.platform !== 'linux')('native helpers for small blobs', 
       renameSpy.mockRestore();
       await store.close();
     }
+  });
+});
+
+describe.skipIf(process.platform !== 'linux')('native digest fed by write jobs (hash-write.c)', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'berth-hash-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  const hashWrite = (digest: object | null, fd: number, buf: Buffer, from: number, position: number): Promise<void> =>
+    new Promise((resolve, reject) => native.hashWrite!(digest, fd, buf, from, position, (err) => (err ? reject(err) : resolve())));
+
+  it('hashes 200 jobs queued at once in queue order (skipping each one\'s first `hashFrom` bytes) and writes each at its position', async () => {
+    const digest = native.hashCreate!('sha256');
+    const fh = await open(join(dir, 'jobs'), 'w+');
+    const expected = createHash('sha256');
+    const file: Buffer[] = [];
+    const jobs: Promise<void>[] = [];
+    let position = 0;
+    native.hashUpdate!(digest, Buffer.from('prefix '));
+    expected.update('prefix ');
+    for (let i = 0; i < 200; i++) {
+      // The last job is large (64 MiB: tens of ms to hash), so it is still running just after.
+      const buf = i === 199 ? randomBytes(64 << 20) : randomBytes(1 + ((i * 7919) % 300_000));
+      const from = i % 3 === 0 ? Math.min(buf.length, 100) : 0;
+      expected.update(buf.subarray(from));
+      file.push(buf);
+      jobs.push(hashWrite(digest, fh.fd, buf, from, position));
+      position += buf.length;
+    }
+    // While jobs are queued, the main thread may neither update nor take the digest.
+    expect(() => native.hashDigest!(digest)).toThrow(/still running/);
+    expect(() => native.hashUpdate!(digest, Buffer.from('x'))).toThrow(/still running/);
+    await Promise.all(jobs);
+    await fh.close();
+    expect(native.hashDigest!(digest)).toBe(expected.digest('hex'));
+    expect(() => native.hashDigest!(digest)).toThrow(/already taken/);
+    expect((await readFile(join(dir, 'jobs'))).equals(Buffer.concat(file))).toBe(true);
+  });
+
+  it('computes SHA-512 too, writes without a digest, and reports a failed write with its errno code', async () => {
+    const d = native.hashCreate!('sha512');
+    native.hashUpdate!(d, Buffer.from('abc'));
+    expect(native.hashDigest!(d)).toBe(createHash('sha512').update('abc').digest('hex'));
+    expect(() => native.hashCreate!('md5' as 'sha256')).toThrow(/sha256 or sha512/);
+    const ro = await open(join(dir, 'jobs'), 'r');
+    const digest = native.hashCreate!('sha256');
+    await expect(hashWrite(digest, ro.fd, Buffer.from('no'), 0, 0)).rejects.toMatchObject({ code: 'EBADF' });
+    await ro.close();
+    const fh = await open(join(dir, 'plain'), 'w');
+    await hashWrite(null, fh.fd, Buffer.from('plain'), 0, 3);
+    await fh.close();
+    expect(await readFile(join(dir, 'plain'))).toEqual(Buffer.concat([Buffer.alloc(3), Buffer.from('plain')]));
+    expect(() => native.hashWrite!(digest, -1, Buffer.from('x'), 0, 0, () => undefined)).toThrow(/bad arguments/);
+    expect(() => native.hashWrite!(digest, 1, Buffer.from('x'), 2, 0, () => undefined)).toThrow(/bad arguments/);
   });
 });

@@ -2,9 +2,10 @@
  * Berth's optional native helpers (the package in native/sendfile, built by `npm ci` with
  * node-gyp on Linux): blob downloads sent to the socket from the thread pool (sendfile(2) up to
  * 256 KiB, a copy above), one thread-pool job for the create, write and sync of a small blob
- * and one for its rename, and page-aligned buffers for O_DIRECT writes. Each is null where it is
- * not built; Berth then uses Node.js's streams and buffered fs calls, which do the same work in
- * more steps.
+ * and one for its rename, page-aligned buffers for O_DIRECT writes, and a content digest that the
+ * thread pool feeds while it writes those buffers. Each is null where it is not built; Berth then
+ * uses Node.js's streams, buffered fs calls and node:crypto, which do the same work in more steps
+ * or on the main thread.
  */
 import { createRequire } from 'node:module';
 
@@ -19,6 +20,14 @@ export interface NativeHelpers {
   renameAndSyncDir?: (from: string, to: string, dirFd: number, done: Callback) => void;
   /** A Buffer of `size` bytes (a multiple of 4096) starting on a 4096-byte boundary, for O_DIRECT writes. */
   alignedBuffer?: (size: number) => Buffer;
+  /** A running SHA-256 or SHA-512 digest (OpenSSL's, from Node.js's binary) that hashWrite can feed on the thread pool. */
+  hashCreate?: (algorithm: 'sha256' | 'sha512') => object;
+  /** Hashes `data` now (throws while hashWrite jobs on the digest are queued). */
+  hashUpdate?: (digest: object, data: Buffer) => void;
+  /** The hex digest; the digest is finished (throws while jobs are queued, or if an update failed). */
+  hashDigest?: (digest: object) => string;
+  /** On the thread pool: hashes buffer[hashFrom..] into `digest` (null: none) after every earlier job on it, then writes the whole buffer at `position`. */
+  hashWrite?: (digest: object | null, fd: number, buffer: Buffer, hashFrom: number, position: number, done: Callback) => void;
 }
 
 export const native: NativeHelpers = (() => {

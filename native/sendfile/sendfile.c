@@ -204,10 +204,12 @@ static napi_value start(napi_env env, napi_callback_info info) {
 }
 
 napi_value durable_write_init(napi_env env, napi_value exports);
+napi_value hash_write_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, start, NULL, &fn);
   napi_set_named_property(env, exports, "sendfile", fn);
-  return durable_write_init(env, exports);
+  durable_write_init(env, exports);
+  return hash_write_init(env, exports);
 }

@@ -39,6 +39,20 @@ export interface AppendOpts extends CallOpts {
    * rather than run past it. A driver may then gather a small body and write it in one go.
    */
   length?: number;
+  /**
+   * The writer feeds every byte of the body it consumes into this digest, in order, before the
+   * append resolves (also when it fails: the digest then covers bytes that were not all stored,
+   * and the caller must not trust it). The filesystem driver feeds a native digest from the
+   * thread pool while it writes, so the main thread does not hash large uploads.
+   */
+  hash?: StreamHash;
+}
+
+/** A running digest that a writer feeds (AppendOpts.hash). */
+export interface StreamHash {
+  update(data: Buffer): void;
+  /** The native digest behind it (native.hashCreate), which a driver may feed off the main thread; absent for node:crypto's. */
+  readonly native?: object;
 }
 
 /**

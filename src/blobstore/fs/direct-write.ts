@@ -34,6 +34,7 @@ import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { native } from '../../native.js';
+import type { StreamHash } from '../types.js';
 import { destroyOnAbort, toBuffer } from '../body.js';
 import { noteStreamedBytes } from '../../young-generation.js';
 
@@ -100,23 +101,35 @@ export async function closeDirect(fh: FileHandle): Promise<void> {
  * Writes `body` into the file at `path` from offset `start` (the file's current size) and returns
  * the bytes written. `direct` is an O_DIRECT handle on the file; the head block read back and the
  * unaligned tail go through an ordinary handle opened here when needed (positioned, so not the
- * caller's O_APPEND one). Waits for every write it started, also on failure.
+ * caller's O_APPEND one). `hash` gets every byte of the body, in order: a native one is fed by the
+ * write jobs on the thread pool (native hashWrite), any other on the main thread as chunks arrive.
+ * Waits for every write it started, also on failure.
  */
-export async function writeDirect(path: string, direct: FileHandle, start: number, body: Readable, signal: AbortSignal | undefined): Promise<number> {
+export async function writeDirect(path: string, direct: FileHandle, start: number, body: Readable, signal: AbortSignal | undefined, hash?: StreamHash): Promise<number> {
   const bufs = Array.from({ length: IN_FLIGHT + 1 }, takeBuffer);
   const writes: (Promise<void> | null)[] = bufs.map(() => null);
   let cur = 0;
   let pos = start - (start % ALIGN); // where bufs[cur] goes in the file
   let fill = start - pos;
+  // The head block's bytes read back into bufs[0] are the file's, not the body's: not hashed again.
+  let head = fill;
   let total = 0;
   let plain: FileHandle | null = null;
   const buffered = async (): Promise<FileHandle> => (plain ??= await open(path, 'r+'));
+  const { hashWrite } = native;
+  const offThread = hash?.native && hashWrite ? { digest: hash.native, hashWrite } : null;
+  // Writes buf[0, length) at `position`; with a native digest, hashes buf[from, length) first.
+  const write = (fh: FileHandle, buf: Buffer, length: number, position: number, from: number): Promise<void> =>
+    offThread
+      ? new Promise((resolve, reject) => offThread.hashWrite(offThread.digest, fh.fd, buf.subarray(0, length), from, position, (err) => (err ? reject(err) : resolve())))
+      : writeAll(fh, buf, length, position);
   const stopWatching = destroyOnAbort(body, signal);
   try {
     if (fill > 0) await readExactly(await buffered(), bufs[0]!, fill, pos);
     for await (const chunk of body) {
       let buf = toBuffer(chunk);
       total += buf.length;
+      if (!offThread) hash?.update(buf);
       // The socket's chunks are freed by the young generation's collection (see young-generation.ts).
       noteStreamedBytes(buf.length);
       while (buf.length > 0) {
@@ -124,10 +137,11 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
         fill += n;
         buf = buf.subarray(n);
         if (fill < STAGE) continue;
-        writes[cur] = writeAligned(direct, bufs[cur]!, STAGE, pos);
+        writes[cur] = write(direct, bufs[cur]!, STAGE, pos, head).then(() => void (directWriteStats.bytes += STAGE));
         writes[cur]!.catch(() => undefined);
         pos += STAGE;
         fill = 0;
+        head = 0;
         cur = (cur + 1) % bufs.length;
         // The next buffer is reused only when its write is done (at most IN_FLIGHT in flight).
         const previous = writes[cur];
@@ -138,8 +152,11 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
     signal?.throwIfAborted();
     await Promise.all(writes);
     const aligned = fill - (fill % ALIGN);
-    if (aligned > 0) await writeAligned(direct, bufs[cur]!, aligned, pos);
-    if (fill > aligned) await writeAll(await buffered(), bufs[cur]!.subarray(aligned), fill - aligned, pos + aligned);
+    if (aligned > 0) {
+      await write(direct, bufs[cur]!, aligned, pos, Math.min(head, aligned));
+      directWriteStats.bytes += aligned;
+    }
+    if (fill > aligned) await write(await buffered(), bufs[cur]!.subarray(aligned), fill - aligned, pos + aligned, Math.max(0, head - aligned));
     return total;
   } finally {
     stopWatching();
@@ -157,11 +174,6 @@ async function writeAll(fh: FileHandle, buf: Buffer, length: number, position: n
     if (bytesWritten === 0) throw new Error(`write returned 0 at offset ${position + done}`);
     done += bytesWritten;
   }
-}
-
-async function writeAligned(direct: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
-  await writeAll(direct, buf, length, position);
-  directWriteStats.bytes += length;
 }
 
 async function readExactly(fh: FileHandle, into: Buffer, length: number, position: number): Promise<void> {

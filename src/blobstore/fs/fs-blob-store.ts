@@ -34,6 +34,7 @@ import {
   type BlobWriter,
   type CallOpts,
   type ObjectInfo,
+  type StreamHash,
   type WriterOpts,
   withFileRange,
 } from '../types.js';
@@ -243,7 +244,7 @@ class FsBlobWriter implements BlobWriter {
       const direct = await this.store.directHandle(this.path, o.length);
       let written: number;
       try {
-        written = direct ? await writeDirect(this.path, direct, before, body, o.signal) : await writeBatched(fh, body, o.signal);
+        written = direct ? await writeDirect(this.path, direct, before, body, o.signal, o.hash) : await writeBatched(fh, body, o.signal, o.hash);
       } finally {
         if (direct) await closeDirect(direct);
       }
@@ -270,6 +271,7 @@ class FsBlobWriter implements BlobWriter {
         total += buf.length;
         // The caller's stream stops at its declared length; this only guards the bound.
         if (total > ONE_JOB_MAX) throw new Error(`body longer than the ${o.length} bytes declared`);
+        o.hash?.update(buf);
         chunks.push(buf);
       }
       o.signal?.throwIfAborted();
@@ -312,7 +314,7 @@ class FsBlobWriter implements BlobWriter {
  * One write is in flight while the next batch is gathered, so reading (and the caller's
  * hashing) overlaps with the disk.
  */
-async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal | undefined): Promise<number> {
+async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal | undefined, hash: StreamHash | undefined): Promise<number> {
   let total = 0;
   let batch: Buffer[] = [];
   let batched = 0;
@@ -354,6 +356,7 @@ async function writeBatched(fh: FileHandle, body: Readable, signal: AbortSignal 
   try {
     for await (const chunk of body) {
       const buf = toBuffer(chunk);
+      hash?.update(buf);
       batch.push(buf);
       batched += buf.length;
       total += buf.length;

@@ -18,7 +18,7 @@ import {
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import type { BlobWriter, CallOpts, ObjectInfo } from '../types.js';
+import type { AppendOpts, BlobWriter, CallOpts, ObjectInfo } from '../types.js';
 import {
   MAX_PARTS,
   bareETag,
@@ -154,7 +154,7 @@ export class S3BlobWriter implements BlobWriter {
    * unchanged (new parts are overwritten by the next append, stray objects are removed on
    * commit/cancel). Holds at most one part in memory.
    */
-  async append(body: Readable, o: CallOpts = {}): Promise<number> {
+  async append(body: Readable, o: AppendOpts = {}): Promise<number> {
     this.assertOpen();
     const { signal } = o;
     signal?.throwIfAborted();
@@ -180,6 +180,7 @@ export class S3BlobWriter implements BlobWriter {
     };
 
     for await (const chunk of chunksOf(body, signal)) {
+      o.hash?.update(chunk);
       for (let off = 0; off < chunk.length; ) {
         // A tail larger than partSize only happens when another instance uses bigger parts.
         buf ??= Buffer.allocUnsafe(Math.max(partSize, tailSize));

@@ -1,4 +1,3 @@
-import type { Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { BerthError } from '../../core/errors.js';
 
@@ -9,10 +8,10 @@ export interface Metered {
 }
 
 /**
- * Passes a body through, counting bytes and feeding an optional hash. With `limit`,
- * a body that runs past it fails with UPLOAD_INVALID instead of being stored.
+ * Passes a body through, counting bytes. With `limit`, a body that runs past it fails with
+ * UPLOAD_INVALID instead of being stored. (Hashing is the blob writer's: AppendOpts.hash.)
  */
-export function meter(body: AsyncIterable<unknown>, hash: Hash | null, limit?: number): Metered {
+export function meter(body: AsyncIterable<unknown>, limit?: number): Metered {
   let count = 0;
   async function* gen(): AsyncGenerator<Buffer> {
     for await (const chunk of body) {
@@ -21,7 +20,6 @@ export function meter(body: AsyncIterable<unknown>, hash: Hash | null, limit?: n
       if (limit !== undefined && count > limit) {
         throw new BerthError('UPLOAD_INVALID', `body is longer than the ${limit} bytes declared`);
       }
-      hash?.update(buf);
       yield buf;
     }
   }

@@ -8,14 +8,16 @@
  * transaction commits no repository can see the blob; a crash before it leaves an
  * object with no row, which garbage collection removes.
  *
- * Hashing happens in-stream with node:crypto. Node cannot serialize a hash state, so
- * the in-process state is only used when it covers every byte of the session; when the
- * upload was resumed on another node or after a restart, the digest is computed by
- * reading the committed object back (CNCF Distribution's fallback as well).
+ * Hashing happens in-stream: the blob store's writer feeds the session's digest with the bytes it
+ * stores (AppendOpts.hash; the filesystem driver does it on the thread pool for large bodies).
+ * A hash state cannot be serialized, so the in-process state is only used when it covers every
+ * byte of the session; when the upload was resumed on another node or after a restart, the
+ * digest is computed by reading the committed object back (CNCF Distribution's fallback as well).
  */
-import { randomUUID, type Hash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { BerthError } from '../../core/errors.js';
 import { hasher, parseDigest, type Digest } from '../../core/digest.js';
+import { contentHash, type ContentHash } from '../../content-hash.js';
 import { validateRepositoryName } from '../../core/names.js';
 import type { ByteRange } from '../../core/range.js';
 import type { BlobWriter } from '../../blobstore/types.js';
@@ -57,7 +59,7 @@ interface LazyState extends Record<string, unknown> {
 type SessionRow = UploadRow & { lazy?: true };
 
 interface HashState {
-  hash: Hash;
+  hash: ContentHash;
   offset: number;
 }
 
@@ -100,7 +102,7 @@ export class UploadService {
     const now = this.ctx.now();
     const repo = await pushTarget(this.ctx.meta, repository, now, this.ctx.settings.createOnPush);
     const id = randomUUID();
-    this.hashes.set(id, { hash: hasher('sha256'), offset: 0 });
+    this.hashes.set(id, { hash: contentHash('sha256'), offset: 0 });
     if (o.lazy) {
       const state = await this.ctx.tokens.sign('upload', { i: id, r: repo.id, n: repository, c: now } satisfies LazyState, this.ctx.settings.uploadPurgeAfterMs);
       return { id, repository, offset: 0, state };
@@ -170,11 +172,11 @@ export class UploadService {
     const expected = parseDigest(digest);
     const repo = await pushTarget(this.ctx.meta, repository, this.ctx.now(), this.ctx.settings.createOnPush);
     const key = storageKeyFor(randomUUID());
-    const hash = hasher(expected.algorithm);
+    const hash = contentHash(expected.algorithm);
     const writer = await this.ctx.blobs.writer(key, { fresh: true, ...signalOpt(o.signal) });
     try {
-      const metered = meter(body, hash, o.length);
-      await writer.append(metered.stream, { last: true, ...(o.length === undefined ? {} : { length: o.length }), ...signalOpt(o.signal) });
+      const metered = meter(body, o.length);
+      await writer.append(metered.stream, { last: true, hash, ...(o.length === undefined ? {} : { length: o.length }), ...signalOpt(o.signal) });
       if (o.length !== undefined && metered.bytes() !== o.length) throw truncated(metered.bytes(), o.length);
       await writer.commit(signalOpt(o.signal));
       return await this.publish(repo.id, key, expected, metered.bytes(), hash, null);
@@ -277,10 +279,10 @@ export class UploadService {
     const state = this.hashes.get(row.id);
     const hash = state && state.offset === row.offset ? state.hash : null;
     if (!hash) this.hashes.delete(row.id);
-    const metered = meter(body, hash, declared);
+    const metered = meter(body, declared);
     let appended: number;
     try {
-      appended = await writer.append(metered.stream, { last: completing, ...(declared === undefined ? {} : { length: declared }), ...signalOpt(o.signal) });
+      appended = await writer.append(metered.stream, { last: completing, ...(hash ? { hash } : {}), ...(declared === undefined ? {} : { length: declared }), ...signalOpt(o.signal) });
     } catch (err) {
       // The hash has absorbed bytes that were not stored: it no longer matches the data.
       this.hashes.delete(row.id);
@@ -317,10 +319,10 @@ export class UploadService {
     key: string,
     expected: Digest,
     size: number,
-    hash: Hash | null,
+    hash: ContentHash | null,
     uploadId: string | null,
   ): Promise<CommittedBlob> {
-    const actual = hash ? `${expected.algorithm}:${hash.digest('hex')}` : await this.digestStored(key, expected);
+    const actual = hash ? `${expected.algorithm}:${hash.digest()}` : await this.digestStored(key, expected);
     if (uploadId) this.hashes.delete(uploadId);
     if (actual !== expected.value) {
       await this.ctx.blobs.delete(key);
