@@ -119,6 +119,16 @@ describe.skipIf(process.platform !== 'linux')('native digest fed by write jobs (
     expect((await readFile(join(dir, 'jobs'))).equals(Buffer.concat(file))).toBe(true);
   });
 
+  it('hashes without writing when the descriptor is -1, in order with the writing jobs', async () => {
+    const digest = native.hashCreate!('sha256');
+    const fh = await open(join(dir, 'mixed'), 'w+');
+    const parts = [randomBytes(1000), randomBytes(5000), randomBytes(3)];
+    await Promise.all([hashWrite(digest, -1, parts[0]!, 0, 0), hashWrite(digest, fh.fd, parts[1]!, 0, 0), hashWrite(digest, -1, parts[2]!, 0, 0)]);
+    await fh.close();
+    expect(native.hashDigest!(digest)).toBe(createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
+    expect((await readFile(join(dir, 'mixed'))).equals(parts[1]!)).toBe(true);
+  });
+
   it('computes SHA-512 too, writes without a digest, and reports a failed write with its errno code', async () => {
     const d = native.hashCreate!('sha512');
     native.hashUpdate!(d, Buffer.from('abc'));
@@ -132,7 +142,8 @@ describe.skipIf(process.platform !== 'linux')('native digest fed by write jobs (
     await hashWrite(null, fh.fd, Buffer.from('plain'), 0, 3);
     await fh.close();
     expect(await readFile(join(dir, 'plain'))).toEqual(Buffer.concat([Buffer.alloc(3), Buffer.from('plain')]));
-    expect(() => native.hashWrite!(digest, -1, Buffer.from('x'), 0, 0, () => undefined)).toThrow(/bad arguments/);
+    expect(() => native.hashWrite!(digest, -2, Buffer.from('x'), 0, 0, () => undefined)).toThrow(/bad arguments/);
+    expect(() => native.hashWrite!(null, -1, Buffer.from('x'), 0, 0, () => undefined)).toThrow(/bad arguments/);
     expect(() => native.hashWrite!(digest, 1, Buffer.from('x'), 2, 0, () => undefined)).toThrow(/bad arguments/);
   });
 });

@@ -26,7 +26,7 @@ export interface NativeHelpers {
   hashUpdate?: (digest: object, data: Buffer) => void;
   /** The hex digest; the digest is finished (throws while jobs are queued, or if an update failed). */
   hashDigest?: (digest: object) => string;
-  /** On the thread pool: hashes buffer[hashFrom..] into `digest` (null: none) after every earlier job on it, then writes the whole buffer at `position`. */
+  /** On the thread pool: hashes buffer[hashFrom..] into `digest` (null: none) after every earlier job on it, then writes the whole buffer at `position` (fd -1: hashes only). */
   hashWrite?: (digest: object | null, fd: number, buffer: Buffer, hashFrom: number, position: number, done: Callback) => void;
 }
 

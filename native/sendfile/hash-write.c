@@ -42,7 +42,7 @@ typedef struct {
 typedef struct {
   digest_t *digest; /* NULL: write only */
   uint64_t seq;
-  int fd; /* a duplicate, closed in complete */
+  int fd; /* a duplicate, closed in complete; -1: hash only */
   const uint8_t *data;
   size_t hash_from; /* bytes [hash_from, length) are hashed; all of [0, length) are written */
   size_t length;
@@ -178,7 +178,7 @@ static void execute(napi_env env, void *data) {
   job_t *job = data;
   if (job->digest) hash_in_turn(job);
   size_t done = 0;
-  while (done < job->length) {
+  while (job->fd >= 0 && done < job->length) {
     ssize_t n = pwrite(job->fd, job->data + done, job->length - done, job->position + (int64_t)done);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
@@ -191,7 +191,7 @@ static void execute(napi_env env, void *data) {
 
 static void complete(napi_env env, napi_status status, void *data) {
   job_t *job = data;
-  close(job->fd);
+  if (job->fd >= 0) close(job->fd);
   napi_value cb, global, err;
   napi_get_reference_value(env, job->callback, &cb);
   napi_get_global(env, &global);
@@ -217,8 +217,9 @@ static void complete(napi_env env, napi_status status, void *data) {
 /*
  * hashWrite(digest | null, fd, buffer, hashFrom, position, callback(err)): on the thread pool,
  * hashes buffer[hashFrom..] into the digest in queue order, then writes the whole buffer at
- * `position` (pwrite, repeated until all is written). The caller keeps the buffer unchanged
- * until the callback, and queues no main-thread update or digest on `digest` meanwhile.
+ * `position` (pwrite, repeated until all is written); fd -1: hashes only. The caller keeps the
+ * buffer unchanged until the callback, and queues no main-thread update or digest on `digest`
+ * meanwhile.
  */
 static napi_value hash_write(napi_env env, napi_callback_info info) {
   size_t argc = 6;
@@ -237,14 +238,14 @@ static napi_value hash_write(napi_env env, napi_callback_info info) {
   void *base = NULL;
   size_t len = 0;
   if (isBuffer) napi_get_buffer_info(env, argv[2], &base, &len);
-  if ((t0 != napi_null && !d) || !isBuffer || t5 != napi_function || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < 0 ||
+  if ((t0 != napi_null && !d) || !isBuffer || t5 != napi_function || napi_get_value_int32(env, argv[1], &fd) != napi_ok || fd < -1 || (fd == -1 && !d) ||
       napi_get_value_int64(env, argv[3], &from) != napi_ok || from < 0 || (uint64_t)from > len || napi_get_value_int64(env, argv[4], &position) != napi_ok || position < 0)
     return throw_error(env, usage);
   if (d && d->finished) return throw_error(env, "hashWrite: the digest was already taken");
   job_t *job = calloc(1, sizeof *job);
   if (!job) return throw_error(env, "out of memory");
-  job->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (job->fd < 0) {
+  job->fd = fd < 0 ? -1 : fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (fd >= 0 && job->fd < 0) {
     free(job);
     return throw_error(env, "hashWrite: cannot duplicate the file descriptor");
   }

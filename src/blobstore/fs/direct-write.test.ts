@@ -4,13 +4,14 @@
  * is chunked; with directWrites off, buffered writes give the same result. (A filesystem that refuses
  * O_DIRECT takes the same buffered path; none is at hand to test it on: tmpfs takes O_DIRECT since Linux 6.6.)
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { native } from '../../native.js';
+import { contentHash } from '../../content-hash.js';
 import { MAX_ACTIVE, STAGE, directWriteStats } from './direct-write.js';
 import { FsBlobStore } from './fs-blob-store.js';
 
@@ -31,12 +32,18 @@ function chunked(data: Buffer, sizes: number[]): Readable {
   return Readable.from(pieces);
 }
 
-/** Appends the parts one per resumed writer (a chunked upload across PATCHes), commits, reads back. */
+/**
+ * Appends the parts one per resumed writer (a chunked upload across PATCHes), commits, reads back;
+ * every append feeds one native digest (hashed by the write jobs), which must match the parts.
+ */
 async function roundTrip(store: FsBlobStore, key: string, parts: Buffer[], sizes: number[]): Promise<Buffer> {
+  const hash = contentHash('sha256');
+  expect(hash.native).toBeDefined();
   for (const part of parts) {
     const w = await store.writer(key, { resume: true });
-    await w.append(chunked(part, sizes));
+    await w.append(chunked(part, sizes), { hash });
   }
+  expect(hash.digest()).toBe(createHash('sha256').update(Buffer.concat(parts)).digest('hex'));
   await (await store.writer(key, { resume: true })).commit();
   const back = await readAll(await store.read(key));
   await store.delete(key);
@@ -90,6 +97,8 @@ describe.skipIf(process.platform !== 'linux')('filesystem driver: O_DIRECT write
       { parts: [5000, 100, 3, STAGE + 10, 4096, 1], sizes: [65536] },
       { parts: [4096, STAGE, 1, STAGE - 1, 8191], sizes: [1000, 7] },
       { parts: [1, 1, 1, 2 * STAGE + 4095], sizes: [STAGE + 3] },
+      // Many small chunks: the digest is fed every megabyte while a staging buffer fills.
+      { parts: [3000, 3 * STAGE + 12_345, 2 * 1024 * 1024 + 5], sizes: [65536, 1000, 300_000] },
     ];
     for (const [i, c] of cases.entries()) {
       const parts = c.parts.map((n) => randomBytes(n));

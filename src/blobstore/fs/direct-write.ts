@@ -50,6 +50,8 @@ export const STAGE = 4 * 1024 * 1024;
  * of their 3 s for the disk, with two or three next to nothing.
  */
 const IN_FLIGHT = 2;
+/** With a native digest, bytes hashed per job as a staging buffer fills (see hashSoFar). */
+const HASH_STEP = 1024 * 1024;
 /** Staging buffers kept for reuse when no append holds them: one append's worth. */
 const POOL_MAX = IN_FLIGHT + 1;
 
@@ -111,18 +113,28 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
   let cur = 0;
   let pos = start - (start % ALIGN); // where bufs[cur] goes in the file
   let fill = start - pos;
-  // The head block's bytes read back into bufs[0] are the file's, not the body's: not hashed again.
-  let head = fill;
+  // Bytes of bufs[cur] before this are hashed or queued for hashing, or are not the body's (the
+  // head block's bytes read back into bufs[0] are the file's).
+  let hashed = fill;
   let total = 0;
   let plain: FileHandle | null = null;
   const buffered = async (): Promise<FileHandle> => (plain ??= await open(path, 'r+'));
   const { hashWrite } = native;
   const offThread = hash?.native && hashWrite ? { digest: hash.native, hashWrite } : null;
+  const jobs = new Set<Promise<void>>(); // hash-only jobs not yet settled
+  const job = (fd: number, buf: Buffer, from: number, position: number): Promise<void> =>
+    new Promise((resolve, reject) => offThread!.hashWrite(offThread!.digest, fd, buf, from, position, (err) => (err ? reject(err) : resolve())));
   // Writes buf[0, length) at `position`; with a native digest, hashes buf[from, length) first.
   const write = (fh: FileHandle, buf: Buffer, length: number, position: number, from: number): Promise<void> =>
-    offThread
-      ? new Promise((resolve, reject) => offThread.hashWrite(offThread.digest, fh.fd, buf.subarray(0, length), from, position, (err) => (err ? reject(err) : resolve())))
-      : writeAll(fh, buf, length, position);
+    offThread ? job(fh.fd, buf.subarray(0, length), from, position) : writeAll(fh, buf, length, position);
+  // With a native digest, what has arrived is hashed every HASH_STEP bytes as the buffer fills, so
+  // that little is left to hash when the body ends (a chunked upload waits for it on every PATCH).
+  const hashSoFar = (): void => {
+    const p = job(-1, bufs[cur]!.subarray(hashed, fill), 0, 0);
+    jobs.add(p);
+    void p.then(() => jobs.delete(p), () => jobs.delete(p));
+    hashed = fill;
+  };
   const stopWatching = destroyOnAbort(body, signal);
   try {
     if (fill > 0) await readExactly(await buffered(), bufs[0]!, fill, pos);
@@ -136,12 +148,15 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
         const n = buf.copy(bufs[cur]!, fill);
         fill += n;
         buf = buf.subarray(n);
-        if (fill < STAGE) continue;
-        writes[cur] = write(direct, bufs[cur]!, STAGE, pos, head).then(() => void (directWriteStats.bytes += STAGE));
+        if (fill < STAGE) {
+          if (offThread && fill - hashed >= HASH_STEP) hashSoFar();
+          continue;
+        }
+        writes[cur] = write(direct, bufs[cur]!, STAGE, pos, hashed).then(() => void (directWriteStats.bytes += STAGE));
         writes[cur]!.catch(() => undefined);
         pos += STAGE;
         fill = 0;
-        head = 0;
+        hashed = 0;
         cur = (cur + 1) % bufs.length;
         // The next buffer is reused only when its write is done (at most IN_FLIGHT in flight).
         const previous = writes[cur];
@@ -153,15 +168,15 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
     await Promise.all(writes);
     const aligned = fill - (fill % ALIGN);
     if (aligned > 0) {
-      await write(direct, bufs[cur]!, aligned, pos, Math.min(head, aligned));
+      await write(direct, bufs[cur]!, aligned, pos, Math.min(hashed, aligned));
       directWriteStats.bytes += aligned;
     }
-    if (fill > aligned) await write(await buffered(), bufs[cur]!.subarray(aligned), fill - aligned, pos + aligned, Math.max(0, head - aligned));
+    if (fill > aligned) await write(await buffered(), bufs[cur]!.subarray(aligned), fill - aligned, pos + aligned, Math.max(0, hashed - aligned));
     return total;
   } finally {
     stopWatching();
     // NOTE: the buffers go back to the pool only when no write can still be reading them.
-    await Promise.allSettled(writes);
+    await Promise.allSettled([...writes, ...jobs]);
     for (const b of bufs) giveBack(b);
     await (plain as FileHandle | null)?.close();
   }
