@@ -20,6 +20,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 #include <uv.h>
+#include "napi-util.h"
 
 typedef struct {
   char *path;
@@ -101,10 +102,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     const char *name = status != napi_ok ? "ECANCELED" : uv_err_name(-job->error);
     char text[512];
     snprintf(text, sizeof text, "%s: %s, %s '%s'", name, status != napi_ok ? "cancelled" : strerror(job->error), job->syscall ? job->syscall : "", job->path);
-    napi_value code, msg;
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &err);
+    err = coded_error(env, name, text);
   } else {
     napi_get_null(env, &err);
   }
@@ -239,12 +237,8 @@ static napi_value aligned_buffer(napi_env env, napi_callback_info info) {
 }
 
 napi_value durable_write_init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "alignedBuffer", NAPI_AUTO_LENGTH, aligned_buffer, NULL, &fn);
-  napi_set_named_property(env, exports, "alignedBuffer", fn);
-  napi_create_function(env, "writeFile", NAPI_AUTO_LENGTH, write_file, NULL, &fn);
-  napi_set_named_property(env, exports, "writeFile", fn);
-  napi_create_function(env, "renameAndSyncDir", NAPI_AUTO_LENGTH, rename_and_sync_dir, NULL, &fn);
-  napi_set_named_property(env, exports, "renameAndSyncDir", fn);
+  export_function(env, exports, "alignedBuffer", aligned_buffer);
+  export_function(env, exports, "writeFile", write_file);
+  export_function(env, exports, "renameAndSyncDir", rename_and_sync_dir);
   return exports;
 }

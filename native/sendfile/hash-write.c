@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <uv.h>
+#include "napi-util.h"
 
 typedef struct {
   EVP_MD_CTX *md;
@@ -199,10 +200,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     const char *name = status != napi_ok ? "ECANCELED" : uv_err_name(-job->error);
     char text[256];
     snprintf(text, sizeof text, "%s: %s, write at offset %lld", name, status != napi_ok ? "cancelled" : strerror(job->error), (long long)job->position);
-    napi_value code, msg;
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &err);
+    err = coded_error(env, name, text);
   } else {
     napi_get_null(env, &err);
   }
@@ -266,14 +264,9 @@ static napi_value hash_write(napi_env env, napi_callback_info info) {
 }
 
 napi_value hash_write_init(napi_env env, napi_value exports) {
-  napi_value fn;
-  napi_create_function(env, "hashCreate", NAPI_AUTO_LENGTH, hash_create, NULL, &fn);
-  napi_set_named_property(env, exports, "hashCreate", fn);
-  napi_create_function(env, "hashUpdate", NAPI_AUTO_LENGTH, hash_update, NULL, &fn);
-  napi_set_named_property(env, exports, "hashUpdate", fn);
-  napi_create_function(env, "hashDigest", NAPI_AUTO_LENGTH, hash_digest, NULL, &fn);
-  napi_set_named_property(env, exports, "hashDigest", fn);
-  napi_create_function(env, "hashWrite", NAPI_AUTO_LENGTH, hash_write, NULL, &fn);
-  napi_set_named_property(env, exports, "hashWrite", fn);
+  export_function(env, exports, "hashCreate", hash_create);
+  export_function(env, exports, "hashUpdate", hash_update);
+  export_function(env, exports, "hashDigest", hash_digest);
+  export_function(env, exports, "hashWrite", hash_write);
   return exports;
 }

@@ -35,6 +35,7 @@
 #include <sys/sendfile.h>
 #include <fcntl.h>
 #include <unistd.h>
+#include "napi-util.h"
 
 /* A close-on-exec duplicate. */
 static int fcntl_dup(int fd) { return fcntl(fd, F_DUPFD_CLOEXEC, 0); }
@@ -146,11 +147,8 @@ static void complete(napi_env env, napi_status status, void *data) {
   napi_get_reference_value(env, job->callback, &cb);
   napi_get_global(env, &global);
   if (status != napi_ok || job->error != 0) {
-    napi_value code, msg;
     const char *name = status != napi_ok ? "ECANCELED" : job->error == EAGAIN ? "EAGAIN" : job->error == EPIPE ? "EPIPE" : job->error == ECONNRESET ? "ECONNRESET" : job->error == EIO ? "EIO" : "ESENDFILE";
-    napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-    napi_create_string_utf8(env, status != napi_ok ? "cancelled" : strerror(job->error), NAPI_AUTO_LENGTH, &msg);
-    napi_create_error(env, code, msg, &argv[0]);
+    argv[0] = coded_error(env, name, status != napi_ok ? "cancelled" : strerror(job->error));
   } else {
     napi_get_null(env, &argv[0]);
   }
@@ -207,9 +205,7 @@ napi_value durable_write_init(napi_env env, napi_value exports);
 napi_value hash_write_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
-  napi_value fn;
-  napi_create_function(env, "sendfile", NAPI_AUTO_LENGTH, start, NULL, &fn);
-  napi_set_named_property(env, exports, "sendfile", fn);
+  export_function(env, exports, "sendfile", start);
   durable_write_init(env, exports);
   return hash_write_init(env, exports);
 }
