@@ -6,4 +6,7 @@
 // writeFile(path, buffers, callback(err)): create or truncate, write, fdatasync, close, in one job.
 // renameAndSyncDir(from, to, dirFd, callback(err)): rename, then fsync the directory, in one job.
 // alignedBuffer(size): a Buffer whose memory starts on a 4096-byte boundary, for O_DIRECT writes.
+// hashCreate(algorithm), hashUpdate(digest, buffer), hashDigest(digest): a SHA-256/512 digest (OpenSSL's).
+// hashWrite(digest, fd, buffer, hashFrom, position, callback(err)): on the thread pool, hashes
+// buffer[hashFrom..] after every earlier job on the digest, then writes the buffer at position (fd -1: hash only).
 module.exports = require('./build/Release/berth_sendfile.node');
