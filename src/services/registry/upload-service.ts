@@ -79,6 +79,7 @@ class BoundedSet {
 }
 
 export class UploadService {
+  /** In-process digests of sessions that have stored bytes on this node, by session id. */
   private readonly hashes = new Map<string, HashState>();
   private readonly locks = new KeyedMutex();
   /** Sessions this node completed or cancelled: their state tokens are still valid, the sessions are not. */
@@ -102,7 +103,6 @@ export class UploadService {
     const now = this.ctx.now();
     const repo = await pushTarget(this.ctx.meta, repository, now, this.ctx.settings.createOnPush);
     const id = randomUUID();
-    this.hashes.set(id, { hash: contentHash('sha256'), offset: 0 });
     if (o.lazy) {
       const state = await this.ctx.tokens.sign('upload', { i: id, r: repo.id, n: repository, c: now } satisfies LazyState, this.ctx.settings.uploadPurgeAfterMs);
       return { id, repository, offset: 0, state };
@@ -221,6 +221,11 @@ export class UploadService {
     return linked ? { digest, size: blob.size } : null;
   }
 
+  /** @internal Sessions whose digest this node holds (tests: abandoned sessions hold none). */
+  get digestsHeld(): number {
+    return this.hashes.size;
+  }
+
   /** Removes sessions idle for longer than the configured time, with their bytes. Returns how many. */
   async purgeStale(): Promise<number> {
     const before = this.ctx.now() - this.ctx.settings.uploadPurgeAfterMs;
@@ -276,8 +281,10 @@ export class UploadService {
     // A lazy session has no row because it never stored a byte: its key is still fresh.
     const writer = await this.ctx.blobs.writer(row.storageKey, { ...(row.lazy ? { fresh: true } : { resume: true }), ...signalOpt(o.signal) });
     if (writer.size !== row.offset) throw inconsistent(row.id);
+    // The session's digest starts with its first bytes (not at POST: a session that never gets a
+    // byte, which a lazy one leaves no row to purge for, would keep it forever).
     const state = this.hashes.get(row.id);
-    const hash = state && state.offset === row.offset ? state.hash : null;
+    const hash = state && state.offset === row.offset ? state.hash : row.offset === 0 ? contentHash('sha256') : null;
     if (!hash) this.hashes.delete(row.id);
     const metered = meter(body, declared);
     let appended: number;
