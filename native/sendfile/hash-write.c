@@ -106,29 +106,42 @@ static napi_value hash_create(napi_env env, napi_callback_info info) {
   return out;
 }
 
-/* NULL when the digest may be used from the main thread now; otherwise why not. */
-static const char *main_thread_refusal(digest_t *d) {
-  if (d->finished) return "the digest was already taken";
-  pthread_mutex_lock(&d->mu);
-  int busy = d->hashed != d->queued;
-  int failed = d->failed;
-  pthread_mutex_unlock(&d->mu);
-  if (busy) return "hash jobs are still running";
-  if (failed) return "an earlier update failed";
-  return NULL;
+/*
+ * The digest in `v` if the main thread may update or finish it now; otherwise throws (`usage`
+ * when `v` is no digest) and returns NULL.
+ */
+static digest_t *digest_for_main_thread(napi_env env, napi_value v, const char *usage) {
+  digest_t *d = v ? digest_arg(env, v) : NULL;
+  if (!d) {
+    throw_error(env, usage);
+    return NULL;
+  }
+  const char *refusal = NULL;
+  if (d->finished) {
+    refusal = "the digest was already taken";
+  } else {
+    pthread_mutex_lock(&d->mu);
+    if (d->hashed != d->queued) refusal = "hash jobs are still running";
+    else if (d->failed) refusal = "an earlier update failed";
+    pthread_mutex_unlock(&d->mu);
+  }
+  if (refusal) {
+    throw_error(env, refusal);
+    return NULL;
+  }
+  return d;
 }
 
 /* hashUpdate(digest, buffer): hashes the buffer now, on the calling thread. */
 static napi_value hash_update(napi_env env, napi_callback_info info) {
   size_t argc = 2;
-  napi_value argv[2];
+  napi_value argv[2] = {NULL, NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  digest_t *d = argc >= 2 ? digest_arg(env, argv[0]) : NULL;
+  const char *usage = "hashUpdate(digest, buffer): bad arguments";
   bool isBuffer = false;
-  if (d) napi_is_buffer(env, argv[1], &isBuffer);
-  if (!d || !isBuffer) return throw_error(env, "hashUpdate(digest, buffer): bad arguments");
-  const char *refusal = main_thread_refusal(d);
-  if (refusal) return throw_error(env, refusal);
+  if (argc < 2 || napi_is_buffer(env, argv[1], &isBuffer) != napi_ok || !isBuffer) return throw_error(env, usage);
+  digest_t *d = digest_for_main_thread(env, argv[0], usage);
+  if (!d) return NULL;
   void *data;
   size_t len;
   napi_get_buffer_info(env, argv[1], &data, &len);
@@ -142,12 +155,10 @@ static napi_value hash_update(napi_env env, napi_callback_info info) {
 /* hashDigest(digest): the lower-case hex digest; the digest cannot be used after it. */
 static napi_value hash_digest(napi_env env, napi_callback_info info) {
   size_t argc = 1;
-  napi_value argv[1];
+  napi_value argv[1] = {NULL};
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  digest_t *d = argc >= 1 ? digest_arg(env, argv[0]) : NULL;
-  if (!d) return throw_error(env, "hashDigest(digest): bad arguments");
-  const char *refusal = main_thread_refusal(d);
-  if (refusal) return throw_error(env, refusal);
+  digest_t *d = digest_for_main_thread(env, argv[0], "hashDigest(digest): bad arguments");
+  if (!d) return NULL;
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   d->finished = 1;
