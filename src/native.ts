@@ -2,10 +2,10 @@
  * Berth's optional native helpers (the package in native/sendfile, built by `npm ci` with
  * node-gyp on Linux): blob downloads sent to the socket from the thread pool (sendfile(2) up to
  * 256 KiB, a copy above), one thread-pool job for the create, write and sync of a small blob
- * and one for its rename, page-aligned buffers for O_DIRECT writes, and a content digest that the
- * thread pool feeds while it writes those buffers. Each is null where it is not built; Berth then
- * uses Node.js's streams, buffered fs calls and node:crypto, which do the same work in more steps
- * or on the main thread.
+ * and one for its rename, page-aligned buffers for O_DIRECT writes, a content digest that the
+ * thread pool feeds while it writes those buffers, and an upload's socket read into those buffers.
+ * Each is null where it is not built; Berth then uses Node.js's streams, buffered fs calls and
+ * node:crypto, which do the same work in more steps or on the main thread.
  */
 import { createRequire } from 'node:module';
 
@@ -28,6 +28,8 @@ export interface NativeHelpers {
   hashDigest?: (digest: object) => string;
   /** On the thread pool: hashes buffer[hashFrom..] into `digest` (null: none) after every earlier job on it, then writes the whole buffer at `position` (fd -1: hashes only). */
   hashWrite?: (digest: object | null, fd: number, buffer: Buffer, hashFrom: number, position: number, done: Callback) => void;
+  /** On the thread pool: up to `length` bytes of the socket into buffer[offset..]; err null and n < length: the peer closed; err.code EAGAIN: nothing came for 5 ms. */
+  recvInto?: (socketFd: number, buffer: Buffer, offset: number, length: number, done: (err: (Error & { code?: string }) | null, n: number) => void) => void;
 }
 
 export const native: NativeHelpers = (() => {

@@ -9,4 +9,6 @@
 // hashCreate(algorithm), hashUpdate(digest, buffer), hashDigest(digest): a SHA-256/512 digest (OpenSSL's).
 // hashWrite(digest, fd, buffer, hashFrom, position, callback(err)): on the thread pool, hashes
 // buffer[hashFrom..] after every earlier job on the digest, then writes the buffer at position (fd -1: hash only).
+// recvInto(socketFd, buffer, offset, length, callback(err, n)): on the thread pool, reads up to
+// length bytes of the socket into buffer[offset..] (err.code EAGAIN: nothing arrived for 5 ms).
 module.exports = require('./build/Release/berth_sendfile.node');

@@ -23,3 +23,26 @@ export function destroyOnAbort(body: Readable, signal: AbortSignal | undefined):
   signal.addEventListener('abort', onAbort, { once: true });
   return () => signal.removeEventListener('abort', onAbort);
 }
+
+/**
+ * Reads the next bytes of a body into `buf[offset, offset + max)`; resolves the number read (at
+ * least 1), or 0 at the end of the body.
+ */
+export type ReadInto = (buf: Buffer, offset: number, max: number) => Promise<number>;
+
+/**
+ * A body that can also be read straight into a caller's buffers (an upload's socket read on the
+ * thread pool: src/http/socket-reads.ts). `takeReads` is called at most once, before the body is
+ * iterated: it returns the reader, after which the body must not be iterated, or null, when the
+ * body is to be iterated as usual.
+ */
+export const kTakeReads = Symbol('berth.takeReads');
+
+export interface DirectReadable {
+  [kTakeReads]?: () => ReadInto | null;
+}
+
+/** The reader behind `body`, taken now, or null (iterate the body). */
+export function takeReads(body: object): ReadInto | null {
+  return (body as DirectReadable)[kTakeReads]?.() ?? null;
+}

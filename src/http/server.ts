@@ -9,6 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
+import { socketReadStats, tookSocket } from './socket-reads.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
 import { queryApi, type QueryServices } from './query/query-api.js';
@@ -73,6 +74,16 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
       this.inc(sendfileStats.started);
     },
   });
+  // Tells an operator whether upload bodies are read by the native part (socket-reads.ts) or streamed.
+  new Counter({
+    name: 'berth_blob_native_receives_total',
+    help: 'Upload bodies read from the socket on the thread pool by native/sendfile into O_DIRECT staging buffers (the others are streamed through Node.js)',
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(socketReadStats.taken);
+    },
+  });
   // Tells an operator whether uploads to the filesystem driver bypass the page cache (O_DIRECT).
   const directWrittenBytes = deps.directWrittenBytes ?? ((): number => 0);
   new Counter({
@@ -113,6 +124,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
 
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
+    // The body was read from the socket natively: the HTTP parser never saw its end (socket-reads.ts).
+    if (tookSocket(req.raw)) reply.header('Connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     const operation = req.operation ?? (req.routeOptions.url ?? 'unknown');

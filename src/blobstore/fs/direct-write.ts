@@ -35,7 +35,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { native } from '../../native.js';
 import type { StreamHash } from '../types.js';
-import { destroyOnAbort, toBuffer } from '../body.js';
+import { destroyOnAbort, takeReads, toBuffer } from '../body.js';
 import { noteStreamedBytes } from '../../young-generation.js';
 
 const ALIGN = 4096;
@@ -135,33 +135,55 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
     void p.then(() => jobs.delete(p), () => jobs.delete(p));
     hashed = fill;
   };
+  // Takes the bytes now in bufs[cur][fill, fill + n); when that fills the buffer, queues its write
+  // and returns the write to wait for before the next buffer is used (null: go on). Not async: a
+  // promise per 64 KiB chunk would cost the streamed path an extra turn of the microtask queue.
+  const advance = (n: number): Promise<void> | null => {
+    fill += n;
+    if (fill < STAGE) {
+      if (offThread && fill - hashed >= HASH_STEP) hashSoFar();
+      return null;
+    }
+    writes[cur] = write(direct, bufs[cur]!, STAGE, pos, hashed).then(() => void (directWriteStats.bytes += STAGE));
+    writes[cur]!.catch(() => undefined);
+    pos += STAGE;
+    fill = 0;
+    hashed = 0;
+    cur = (cur + 1) % bufs.length;
+    // The next buffer is reused only when its write is done (at most IN_FLIGHT in flight).
+    const previous = writes[cur];
+    writes[cur] = null;
+    return previous ?? null;
+  };
   const stopWatching = destroyOnAbort(body, signal);
   try {
     if (fill > 0) await readExactly(await buffered(), bufs[0]!, fill, pos);
-    for await (const chunk of body) {
-      let buf = toBuffer(chunk);
-      total += buf.length;
-      if (!offThread) hash?.update(buf);
-      // The socket's chunks are freed by the young generation's collection (see young-generation.ts).
-      noteStreamedBytes(buf.length);
-      while (buf.length > 0) {
-        const n = buf.copy(bufs[cur]!, fill);
-        fill += n;
-        buf = buf.subarray(n);
-        if (fill < STAGE) {
-          if (offThread && fill - hashed >= HASH_STEP) hashSoFar();
-          continue;
-        }
-        writes[cur] = write(direct, bufs[cur]!, STAGE, pos, hashed).then(() => void (directWriteStats.bytes += STAGE));
-        writes[cur]!.catch(() => undefined);
-        pos += STAGE;
-        fill = 0;
-        hashed = 0;
-        cur = (cur + 1) % bufs.length;
-        // The next buffer is reused only when its write is done (at most IN_FLIGHT in flight).
-        const previous = writes[cur];
-        writes[cur] = null;
+    const reads = takeReads(body);
+    if (reads) {
+      // Read straight into the staging buffers (an upload's socket, src/http/socket-reads.ts), a
+      // hash step at a time so that the hashing keeps up as the buffer fills.
+      for (;;) {
+        signal?.throwIfAborted();
+        const n = await reads(bufs[cur]!, fill, Math.min(STAGE - fill, HASH_STEP));
+        if (n === 0) break;
+        total += n;
+        if (!offThread) hash?.update(bufs[cur]!.subarray(fill, fill + n));
+        const previous = advance(n);
         if (previous) await previous;
+      }
+    } else {
+      for await (const chunk of body) {
+        let buf = toBuffer(chunk);
+        total += buf.length;
+        if (!offThread) hash?.update(buf);
+        // The socket's chunks are freed by the young generation's collection (see young-generation.ts).
+        noteStreamedBytes(buf.length);
+        while (buf.length > 0) {
+          const n = buf.copy(bufs[cur]!, fill);
+          buf = buf.subarray(n);
+          const previous = advance(n);
+          if (previous) await previous;
+        }
       }
     }
     signal?.throwIfAborted();

@@ -1,5 +1,6 @@
 import { chunkOptions, contentLength, hasBody } from './request.js';
 import { uploadRange, type OciCall } from './context.js';
+import { offerSocketReads } from '../socket-reads.js';
 
 function blobLocation(name: string, digest: string): string {
   return `/v2/${name}/blobs/${digest}`;
@@ -31,7 +32,7 @@ export async function startUpload(call: OciCall): Promise<void> {
   const digest = query.get('digest');
   if (digest !== null) {
     const len = contentLength(req);
-    const blob = await services.uploads.monolithic(name, digest, req.raw, { signal: call.signal, ...(len === undefined ? {} : { length: len }) });
+    const blob = await services.uploads.monolithic(name, digest, offerSocketReads(req.raw, len), { signal: call.signal, ...(len === undefined ? {} : { length: len }) });
     reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
     return reply.send();
   }
@@ -54,13 +55,13 @@ export async function uploadSession(call: OciCall): Promise<void> {
       return reply.code(204).send();
     }
     case 'PATCH': {
-      const s = await services.uploads.append(name, id, req.raw, { ...chunkOptions(req, call.signal), ...withState });
+      const s = await services.uploads.append(name, id, offerSocketReads(req.raw, contentLength(req)), { ...chunkOptions(req, call.signal), ...withState });
       sessionHeaders(call, id, s.offset);
       return reply.code(202).send();
     }
     case 'PUT': {
       const digest = query.get('digest') ?? '';
-      const body = hasBody(req) ? req.raw : null;
+      const body = hasBody(req) ? offerSocketReads(req.raw, contentLength(req)) : null;
       const blob = await services.uploads.complete(name, id, digest, body, { ...chunkOptions(req, call.signal), ...withState });
       reply.code(201).header('Location', blobLocation(name, blob.digest)).header('Docker-Content-Digest', blob.digest).header('Content-Length', '0');
       return reply.send();

@@ -1,0 +1,215 @@
+/**
+ * Upload bodies read from the socket by the native part (socket-reads.ts), against a listening
+ * server and raw sockets: the bytes arrive intact, the connection closes after the response, what
+ * the client sends after the body is never taken for it, a pause or a client that goes away midway
+ * is handled, and bodies the filesystem driver writes buffered (under one O_DIRECT staging buffer)
+ * stream as before on a kept-alive connection.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import http from 'node:http';
+import net from 'node:net';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildApp, type App } from '../app/build.js';
+import { loadConfig } from '../config/load.js';
+import { native } from '../native.js';
+import { STAGE } from '../blobstore/fs/direct-write.js';
+import { socketReadStats } from './socket-reads.js';
+
+const ROOT_KEY = 'AKIASOCKETREADSROOT1';
+let app: App;
+let dir: string;
+let port = 0;
+let authorization = '';
+
+const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+interface RawResponse {
+  head: string;
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+  /** The server closed the connection after the response. */
+  closed: boolean;
+}
+
+/** Sends `parts` on one new connection (a number: a pause of that many ms), reads until the server closes or `waitMs` passes. */
+async function raw(parts: (string | Buffer | number)[], waitMs = 3000): Promise<RawResponse> {
+  const socket = net.connect(port, '127.0.0.1');
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  const chunks: Buffer[] = [];
+  let closed = false;
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  socket.on('error', () => undefined);
+  const ended = new Promise<void>((resolve) => socket.once('close', () => ((closed = true), resolve())));
+  for (const p of parts) {
+    if (typeof p === 'number') await delay(p);
+    else if (!socket.write(p)) await new Promise((r) => socket.once('drain', r));
+  }
+  await Promise.race([ended, delay(waitMs)]);
+  socket.destroy();
+  const text = Buffer.concat(chunks).toString('latin1');
+  const [head = '', body = ''] = text.split('\r\n\r\n');
+  const lines = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const l of lines.slice(1)) {
+    const i = l.indexOf(':');
+    if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+  }
+  return { head, status: Number(lines[0]?.split(' ')[1] ?? 0), headers, body, closed };
+}
+
+const post = (repo: string, digest: string, length: number): string =>
+  `POST /v2/${repo}/blobs/uploads/?digest=${digest} HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\nContent-Type: application/octet-stream\r\nContent-Length: ${length}\r\n\r\n`;
+
+/** GET of a blob on a connection of its own (a kept-alive one could outlive the server's close: see afterAll). */
+function blob(repo: string, digest: string): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const r = http.get({ host: '127.0.0.1', port, path: `/v2/${repo}/blobs/${digest}`, agent: false, headers: { authorization, connection: 'close' } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    r.on('error', reject);
+  });
+}
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'berth-socket-reads-'));
+  const config = loadConfig({ env: { BERTH_ROOT_ACCESS_KEY_ID: ROOT_KEY, BERTH_ROOT_SECRET_ACCESS_KEY: 'socket-reads-test-secret' }, flags: { dataDir: dir } });
+  app = await buildApp(config, pino({ level: 'silent' }), {});
+  const url = new URL(await app.http.listen({ host: '127.0.0.1', port: 0 }));
+  port = Number(url.port);
+  const { token } = await app.auth.loginToken(await app.auth.resolve({ t: 'r', a: ROOT_KEY }), 3600_000);
+  authorization = `Basic ${Buffer.from(`AWS:${token}`).toString('base64')}`;
+});
+afterAll(async () => {
+  await app.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+// recvInto is in the optional native part (Linux); elsewhere bodies stream and these do not apply.
+describe.skipIf(process.platform !== 'linux')('upload bodies read from the socket natively', () => {
+  it('has the native part built (npm ci builds native/sendfile with node-gyp)', () => {
+    expect(typeof native.recvInto).toBe('function');
+  });
+
+  it('stores a single-request upload intact and closes the connection after the response', async () => {
+    const data = randomBytes(STAGE + 3 * 1024 * 1024 + 5);
+    const digest = sha256(data);
+    const before = socketReadStats.taken;
+    const res = await raw([post('sr/one', digest, data.length), data]);
+    expect(res.status).toBe(201);
+    expect(res.headers['docker-content-digest']).toBe(digest);
+    expect(res.headers.connection).toBe('close');
+    expect(res.closed).toBe(true);
+    expect(socketReadStats.taken).toBe(before + 1);
+    const metrics = await app.http.inject({ method: 'GET', url: '/metrics' });
+    expect(/^berth_blob_native_receives_total (\d+)$/m.exec(metrics.body)?.[1]).toBe(String(socketReadStats.taken));
+    const got = await blob('sr/one', digest);
+    expect(got.status).toBe(200);
+    expect(got.body.equals(data)).toBe(true);
+    expect(socketReadStats.active).toBe(0);
+  });
+
+  it('never takes what the client sends after the body for the body (a pipelined request)', async () => {
+    const data = randomBytes(STAGE + 2 * 1024 * 1024);
+    const digest = sha256(data);
+    const next = `GET /v2/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n\r\n`;
+    // One write: the next request follows the body's last byte in the same segment.
+    const res = await raw([Buffer.concat([Buffer.from(post('sr/pipelined', digest, data.length)), data, Buffer.from(next)])]);
+    expect(res.status).toBe(201);
+    expect(res.headers['docker-content-digest']).toBe(digest);
+    expect(res.closed).toBe(true);
+    expect((await blob('sr/pipelined', digest)).body.equals(data)).toBe(true);
+  });
+
+  it('waits for a client that pauses midway, then stores the whole body', async () => {
+    const data = randomBytes(STAGE + 4 * 1024 * 1024 + 100);
+    const digest = sha256(data);
+    const res = await raw([post('sr/paused', digest, data.length), data.subarray(0, 1_500_000), 300, data.subarray(1_500_000, 3_000_000), 150, data.subarray(3_000_000)]);
+    expect(res.status).toBe(201);
+    expect((await blob('sr/paused', digest)).body.equals(data)).toBe(true);
+  });
+
+  it('refuses a body whose digest is wrong, stores nothing, and closes the connection', async () => {
+    const data = randomBytes(STAGE + 2 * 1024 * 1024);
+    const wrong = sha256(Buffer.from('something else'));
+    const res = await raw([post('sr/wrong', wrong, data.length), data]);
+    expect(res.status).toBe(400);
+    expect(res.body).toContain('DIGEST_INVALID');
+    expect(res.headers.connection).toBe('close');
+    expect((await blob('sr/wrong', wrong)).status).toBe(404);
+    expect((await blob('sr/wrong', sha256(data))).status).toBe(404);
+  });
+
+  it('stores nothing when the client goes away midway, and gives its place back', async () => {
+    const data = randomBytes(STAGE + 4 * 1024 * 1024);
+    const digest = sha256(data);
+    const socket = net.connect(port, '127.0.0.1');
+    await new Promise((r) => socket.once('connect', r));
+    socket.on('error', () => undefined);
+    socket.write(post('sr/gone', digest, data.length));
+    socket.write(data.subarray(0, 1024 * 1024 + 17));
+    await delay(100);
+    socket.destroy();
+    for (let i = 0; i < 50 && socketReadStats.active > 0; i++) await delay(20);
+    expect(socketReadStats.active).toBe(0);
+    expect((await blob('sr/gone', digest)).status).toBe(404);
+    // The server is fine: the same blob uploads afterwards.
+    const again = await raw([post('sr/gone', digest, data.length), data]);
+    expect(again.status).toBe(201);
+  });
+
+  it('reads chunked PATCHes natively on a kept-alive client, which reconnects after each', async () => {
+    const data = randomBytes(3 * STAGE + 3);
+    const digest = sha256(data);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const request = (method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> =>
+      new Promise((resolve, reject) => {
+        const r = http.request({ host: '127.0.0.1', port, method, path, agent, headers: { authorization, ...headers } }, (res) => {
+          res.resume();
+          res.on('end', () => resolve(res));
+        });
+        r.on('error', reject);
+        r.end(body);
+      });
+    try {
+      const before = socketReadStats.taken;
+      let res = await request('POST', '/v2/sr/chunked/blobs/uploads/', { 'content-length': '0' });
+      expect(res.statusCode).toBe(202);
+      let location = res.headers.location!;
+      const step = STAGE + 1;
+      for (let start = 0; start < data.length; start += step) {
+        const chunk = data.subarray(start, Math.min(data.length, start + step));
+        res = await request('PATCH', location, { 'content-type': 'application/octet-stream', 'content-length': String(chunk.length), 'content-range': `${start}-${start + chunk.length - 1}` }, chunk);
+        expect(res.statusCode).toBe(202);
+        expect(res.headers.range).toBe(`0-${start + chunk.length - 1}`);
+        location = res.headers.location!;
+      }
+      expect(socketReadStats.taken).toBe(before + 3);
+      res = await request('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`, { 'content-length': '0' });
+      expect(res.statusCode).toBe(201);
+      expect((await blob('sr/chunked', digest)).body.equals(data)).toBe(true);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it('streams a body the writer takes no O_DIRECT path for as before, on a connection that stays open', async () => {
+    const data = randomBytes(STAGE - 1);
+    const digest = sha256(data);
+    const before = socketReadStats.taken;
+    const res = await raw([post('sr/small', digest, data.length), data], 500);
+    expect(res.status).toBe(201);
+    expect(res.headers.connection).not.toBe('close');
+    expect(res.closed).toBe(false);
+    expect(socketReadStats.taken).toBe(before);
+    expect((await blob('sr/small', digest)).body.equals(data)).toBe(true);
+  });
+});
