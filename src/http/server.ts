@@ -122,12 +122,24 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     perRepository('berth_repository_monthly_cost_usd', 'Estimated monthly storage cost of each repository', (r) => r.monthlyCostUsd);
   }
 
+  // Shutdown: Fastify closes the connections that are idle when it starts closing; a kept-alive
+  // connection whose response was still running then became idle afterwards and held the process
+  // until shutdownTimeoutSeconds (measured: a 1 GiB download in flight at SIGTERM, exit 29 s after it
+  // ended). While closing, responses say Connection: close, and each finished response closes the
+  // connections that are idle by then.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
+    if (closing) reply.header('Connection', 'close');
     // The body was read from the socket natively: the HTTP parser never saw its end (socket-reads.ts).
     if (tookSocket(req.raw)) reply.header('Connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
+    // NOTE: on the next turn: Node.js marks the connection idle in its own 'finish' listener.
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
     const operation = req.operation ?? (req.routeOptions.url ?? 'unknown');
     const seconds = reply.elapsedTime / 1000;
     requests.inc({ operation, method: req.method, status: String(reply.statusCode) });
