@@ -6,19 +6,13 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../app/build.js';
-import { loadConfig } from '../../config/load.js';
+import { startTestApp, type TestApp } from '../../app/test-app.test-support.js';
 import { directWriteStats } from '../../blobstore/fs/direct-write.js';
 import { sendfileAvailable, sendfileStats } from './send-file.js';
 
-const ROOT_KEY = 'AKIASENDFILETESTROOT';
-let app: App;
-let dir: string;
+let t: TestApp;
+let app: TestApp['app'];
 let base = '';
 let authorization = '';
 const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
@@ -39,19 +33,15 @@ function get(path: string, headers: Record<string, string> = {}): Promise<{ stat
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'berth-sendfile-'));
-  const config = loadConfig({ env: { BERTH_ROOT_ACCESS_KEY_ID: ROOT_KEY, BERTH_ROOT_SECRET_ACCESS_KEY: 'sendfile-test-secret' }, flags: { dataDir: dir } });
-  app = await buildApp(config, pino({ level: 'silent' }), {});
-  base = await app.http.listen({ host: '127.0.0.1', port: 0 });
-  const { token } = await app.auth.loginToken(await app.auth.resolve({ t: 'r', a: ROOT_KEY }), 3600_000);
-  authorization = `Basic ${Buffer.from(`AWS:${token}`).toString('base64')}`;
+  t = await startTestApp('sendfile', { listen: true });
+  ({ app, authorization } = t);
+  base = `http://127.0.0.1:${t.port}`;
   const put = await app.http.inject({ method: 'POST', url: `/v2/dl/sendfile/blobs/uploads/?digest=${digest}`, headers: { authorization, 'content-type': 'application/octet-stream' }, payload: data });
   expect(put.statusCode).toBe(201);
 });
 afterAll(async () => {
   agent.destroy();
-  await app.close();
-  await rm(dir, { recursive: true, force: true });
+  await t.close();
 });
 
 // sendfile(2) as used here is Linux's; elsewhere the optional package is not installed and blobs stream.

@@ -4,32 +4,19 @@
  * hold nothing, and it is dropped when the session completes.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../../app/build.js';
-import { loadConfig } from '../../config/load.js';
+import { startTestApp, type TestApp } from '../../app/test-app.test-support.js';
 
-const ROOT_KEY = 'AKIAUPLOADDIGEST0001';
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
-let dir: string;
-let app: App;
+let t: TestApp | undefined;
+let app: TestApp['app'];
 let authorization: string;
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'berth-upload-digest-'));
-  const config = loadConfig({ env: { BERTH_ROOT_ACCESS_KEY_ID: ROOT_KEY, BERTH_ROOT_SECRET_ACCESS_KEY: 'upload-digest-test-secret' }, flags: { dataDir: dir } });
-  app = await buildApp(config, pino({ level: 'silent' }));
-  await app.http.ready();
-  const { token } = await app.auth.loginToken(await app.auth.resolve({ t: 'r', a: ROOT_KEY }), 3600_000);
-  authorization = `Basic ${Buffer.from(`AWS:${token}`).toString('base64')}`;
+  t = await startTestApp('upload-digest');
+  ({ app, authorization } = t);
 });
-afterAll(async () => {
-  await app?.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => t?.close());
 
 const req = (method: 'POST' | 'PATCH' | 'PUT', url: string, body?: Buffer) =>
   app.http.inject({ method, url, headers: { authorization, 'content-type': 'application/octet-stream' }, ...(body ? { payload: body } : {}) });
