@@ -9,7 +9,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
-import { socketReadStats, tookSocket } from './socket-reads.js';
+import { mustClose, socketReadStats } from './socket-reads.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
 import { queryApi, type QueryServices } from './query/query-api.js';
@@ -134,8 +134,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
     if (closing) reply.header('Connection', 'close');
-    // The body was read from the socket natively: the HTTP parser never saw its end (socket-reads.ts).
-    if (tookSocket(req.raw)) reply.header('Connection', 'close');
+    // The body was read from the socket natively and the connection could not be handed back (socket-reads.ts).
+    if (mustClose(req.raw)) reply.header('Connection', 'close');
   });
   app.addHook('onResponse', async (req, reply) => {
     // NOTE: on the next turn: Node.js marks the connection idle in its own 'finish' listener.

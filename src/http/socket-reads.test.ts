@@ -1,66 +1,83 @@
 /**
  * Upload bodies read from the socket by the native part (socket-reads.ts), against a listening
- * server and raw sockets: the bytes arrive intact, the connection closes after the response, what
- * the client sends after the body is never taken for it, a pause or a client that goes away midway
- * is handled, and bodies the filesystem driver writes buffered (under one O_DIRECT staging buffer)
+ * server and raw sockets: the bytes arrive intact, the connection is kept for the next request, what
+ * the client sends after the body is never taken for it and is answered, a pause or a client that
+ * goes away midway is handled, and bodies the filesystem driver writes buffered (under one O_DIRECT staging buffer)
  * stream as before on a kept-alive connection.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import http from 'node:http';
 import net from 'node:net';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, type App } from '../app/build.js';
-import { loadConfig } from '../config/load.js';
+import { startTestApp, type TestApp } from '../app/test-app.test-support.js';
 import { native } from '../native.js';
 import { STAGE } from '../blobstore/fs/direct-write.js';
 import { socketReadStats } from './socket-reads.js';
 
-const ROOT_KEY = 'AKIASOCKETREADSROOT1';
-let app: App;
-let dir: string;
+let t: TestApp;
 let port = 0;
 let authorization = '';
 
 const sha256 = (b: Buffer): string => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
 interface RawResponse {
-  head: string;
   status: number;
   headers: Record<string, string>;
   body: string;
-  /** The server closed the connection after the response. */
+}
+
+interface RawExchange {
+  responses: RawResponse[];
+  /** The server closed the connection. */
   closed: boolean;
 }
 
-/** Sends `parts` on one new connection (a number: a pause of that many ms), reads until the server closes or `waitMs` passes. */
-async function raw(parts: (string | Buffer | number)[], waitMs = 3000): Promise<RawResponse> {
+/** Splits what the server sent into responses (each with a Content-Length body). */
+function parseResponses(text: string): RawResponse[] {
+  const out: RawResponse[] = [];
+  let rest = text;
+  for (;;) {
+    const end = rest.indexOf('\r\n\r\n');
+    if (end < 0) return out;
+    const lines = rest.slice(0, end).split('\r\n');
+    const headers: Record<string, string> = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+    }
+    const length = Number(headers['content-length'] ?? 0);
+    if (rest.length < end + 4 + length) return out;
+    out.push({ status: Number(lines[0]?.split(' ')[1] ?? 0), headers, body: rest.slice(end + 4, end + 4 + length) });
+    rest = rest.slice(end + 4 + length);
+  }
+}
+
+/**
+ * Sends `parts` on one new connection (a number: a pause of that many ms); reads until `expect`
+ * whole responses arrived, then waits `linger` ms more to see whether the server closes.
+ */
+async function raw(parts: (string | Buffer | number)[], expect = 1, linger = 100): Promise<RawExchange> {
   const socket = net.connect(port, '127.0.0.1');
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  const chunks: Buffer[] = [];
+  let text = '';
   let closed = false;
-  socket.on('data', (c: Buffer) => chunks.push(c));
+  let arrived: () => void = () => undefined;
+  const enough = new Promise<void>((resolve) => (arrived = resolve));
+  socket.on('data', (c: Buffer) => {
+    text += c.toString('latin1');
+    if (parseResponses(text).length >= expect) arrived();
+  });
   socket.on('error', () => undefined);
   const ended = new Promise<void>((resolve) => socket.once('close', () => ((closed = true), resolve())));
   for (const p of parts) {
     if (typeof p === 'number') await delay(p);
     else if (!socket.write(p)) await new Promise((r) => socket.once('drain', r));
   }
-  await Promise.race([ended, delay(waitMs)]);
+  await Promise.race([enough, ended, delay(10_000)]);
+  await Promise.race([ended, delay(linger)]);
   socket.destroy();
-  const text = Buffer.concat(chunks).toString('latin1');
-  const [head = '', body = ''] = text.split('\r\n\r\n');
-  const lines = head.split('\r\n');
-  const headers: Record<string, string> = {};
-  for (const l of lines.slice(1)) {
-    const i = l.indexOf(':');
-    if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
-  }
-  return { head, status: Number(lines[0]?.split(' ')[1] ?? 0), headers, body, closed };
+  return { responses: parseResponses(text), closed };
 }
 
 const post = (repo: string, digest: string, length: number): string =>
@@ -80,18 +97,10 @@ function blob(repo: string, digest: string): Promise<{ status: number; body: Buf
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'berth-socket-reads-'));
-  const config = loadConfig({ env: { BERTH_ROOT_ACCESS_KEY_ID: ROOT_KEY, BERTH_ROOT_SECRET_ACCESS_KEY: 'socket-reads-test-secret' }, flags: { dataDir: dir } });
-  app = await buildApp(config, pino({ level: 'silent' }), {});
-  const url = new URL(await app.http.listen({ host: '127.0.0.1', port: 0 }));
-  port = Number(url.port);
-  const { token } = await app.auth.loginToken(await app.auth.resolve({ t: 'r', a: ROOT_KEY }), 3600_000);
-  authorization = `Basic ${Buffer.from(`AWS:${token}`).toString('base64')}`;
+  t = await startTestApp('socket-reads', { listen: true });
+  ({ port, authorization } = t);
 });
-afterAll(async () => {
-  await app.close();
-  await rm(dir, { recursive: true, force: true });
-});
+afterAll(() => t.close());
 
 // recvInto is in the optional native part (Linux); elsewhere bodies stream and these do not apply.
 describe.skipIf(process.platform !== 'linux')('upload bodies read from the socket natively', () => {
@@ -99,17 +108,19 @@ describe.skipIf(process.platform !== 'linux')('upload bodies read from the socke
     expect(typeof native.recvInto).toBe('function');
   });
 
-  it('stores a single-request upload intact and closes the connection after the response', async () => {
+  it('stores a single-request upload intact and keeps the connection for the next request', async () => {
     const data = randomBytes(STAGE + 3 * 1024 * 1024 + 5);
     const digest = sha256(data);
     const before = socketReadStats.taken;
-    const res = await raw([post('sr/one', digest, data.length), data]);
-    expect(res.status).toBe(201);
-    expect(res.headers['docker-content-digest']).toBe(digest);
-    expect(res.headers.connection).toBe('close');
-    expect(res.closed).toBe(true);
+    const next = `GET /v2/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n\r\n`;
+    // The next request goes after the first response, on the same connection.
+    const { responses, closed } = await raw([post('sr/one', digest, data.length), data, 300, next], 2);
+    expect(responses.map((r) => r.status)).toEqual([201, 200]);
+    expect(responses[0]!.headers['docker-content-digest']).toBe(digest);
+    expect(responses[0]!.headers.connection).toBe('keep-alive');
+    expect(closed).toBe(false);
     expect(socketReadStats.taken).toBe(before + 1);
-    const metrics = await app.http.inject({ method: 'GET', url: '/metrics' });
+    const metrics = await t.app.http.inject({ method: 'GET', url: '/metrics' });
     expect(/^berth_blob_native_receives_total (\d+)$/m.exec(metrics.body)?.[1]).toBe(String(socketReadStats.taken));
     const got = await blob('sr/one', digest);
     expect(got.status).toBe(200);
@@ -117,33 +128,31 @@ describe.skipIf(process.platform !== 'linux')('upload bodies read from the socke
     expect(socketReadStats.active).toBe(0);
   });
 
-  it('never takes what the client sends after the body for the body (a pipelined request)', async () => {
+  it('never takes what the client sends after the body for the body, and answers it (a pipelined request)', async () => {
     const data = randomBytes(STAGE + 2 * 1024 * 1024);
     const digest = sha256(data);
     const next = `GET /v2/ HTTP/1.1\r\nHost: x\r\nAuthorization: ${authorization}\r\n\r\n`;
     // One write: the next request follows the body's last byte in the same segment.
-    const res = await raw([Buffer.concat([Buffer.from(post('sr/pipelined', digest, data.length)), data, Buffer.from(next)])]);
-    expect(res.status).toBe(201);
-    expect(res.headers['docker-content-digest']).toBe(digest);
-    expect(res.closed).toBe(true);
+    const { responses } = await raw([Buffer.concat([Buffer.from(post('sr/pipelined', digest, data.length)), data, Buffer.from(next)])], 2);
+    expect(responses.map((r) => r.status)).toEqual([201, 200]);
+    expect(responses[0]!.headers['docker-content-digest']).toBe(digest);
     expect((await blob('sr/pipelined', digest)).body.equals(data)).toBe(true);
   });
 
   it('waits for a client that pauses midway, then stores the whole body', async () => {
     const data = randomBytes(STAGE + 4 * 1024 * 1024 + 100);
     const digest = sha256(data);
-    const res = await raw([post('sr/paused', digest, data.length), data.subarray(0, 1_500_000), 300, data.subarray(1_500_000, 3_000_000), 150, data.subarray(3_000_000)]);
-    expect(res.status).toBe(201);
+    const { responses } = await raw([post('sr/paused', digest, data.length), data.subarray(0, 1_500_000), 300, data.subarray(1_500_000, 3_000_000), 150, data.subarray(3_000_000)]);
+    expect(responses[0]?.status).toBe(201);
     expect((await blob('sr/paused', digest)).body.equals(data)).toBe(true);
   });
 
-  it('refuses a body whose digest is wrong, stores nothing, and closes the connection', async () => {
+  it('refuses a body whose digest is wrong and stores nothing', async () => {
     const data = randomBytes(STAGE + 2 * 1024 * 1024);
     const wrong = sha256(Buffer.from('something else'));
-    const res = await raw([post('sr/wrong', wrong, data.length), data]);
-    expect(res.status).toBe(400);
-    expect(res.body).toContain('DIGEST_INVALID');
-    expect(res.headers.connection).toBe('close');
+    const { responses } = await raw([post('sr/wrong', wrong, data.length), data]);
+    expect(responses[0]?.status).toBe(400);
+    expect(responses[0]?.body).toContain('DIGEST_INVALID');
     expect((await blob('sr/wrong', wrong)).status).toBe(404);
     expect((await blob('sr/wrong', sha256(data))).status).toBe(404);
   });
@@ -163,19 +172,21 @@ describe.skipIf(process.platform !== 'linux')('upload bodies read from the socke
     expect((await blob('sr/gone', digest)).status).toBe(404);
     // The server is fine: the same blob uploads afterwards.
     const again = await raw([post('sr/gone', digest, data.length), data]);
-    expect(again.status).toBe(201);
+    expect(again.responses[0]?.status).toBe(201);
   });
 
-  it('reads chunked PATCHes natively on a kept-alive client, which reconnects after each', async () => {
+  it('reads chunked PATCHes natively, all on one kept-alive connection', async () => {
     const data = randomBytes(3 * STAGE + 3);
     const digest = sha256(data);
     const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const sockets = new Set<unknown>();
     const request = (method: string, path: string, headers: Record<string, string>, body?: Buffer): Promise<http.IncomingMessage> =>
       new Promise((resolve, reject) => {
         const r = http.request({ host: '127.0.0.1', port, method, path, agent, headers: { authorization, ...headers } }, (res) => {
           res.resume();
           res.on('end', () => resolve(res));
         });
+        r.on('socket', (s) => sockets.add(s));
         r.on('error', reject);
         r.end(body);
       });
@@ -196,19 +207,20 @@ describe.skipIf(process.platform !== 'linux')('upload bodies read from the socke
       res = await request('PUT', `${location}${location.includes('?') ? '&' : '?'}digest=${digest}`, { 'content-length': '0' });
       expect(res.statusCode).toBe(201);
       expect((await blob('sr/chunked', digest)).body.equals(data)).toBe(true);
+      expect(sockets.size).toBe(1);
     } finally {
       agent.destroy();
     }
   });
 
-  it('streams a body the writer takes no O_DIRECT path for as before, on a connection that stays open', async () => {
+  it('streams a body the writer takes no O_DIRECT path for, as before', async () => {
     const data = randomBytes(STAGE - 1);
     const digest = sha256(data);
     const before = socketReadStats.taken;
-    const res = await raw([post('sr/small', digest, data.length), data], 500);
-    expect(res.status).toBe(201);
-    expect(res.headers.connection).not.toBe('close');
-    expect(res.closed).toBe(false);
+    const { responses, closed } = await raw([post('sr/small', digest, data.length), data]);
+    expect(responses[0]?.status).toBe(201);
+    expect(responses[0]?.headers.connection).toBe('keep-alive');
+    expect(closed).toBe(false);
     expect(socketReadStats.taken).toBe(before);
     expect((await blob('sr/small', digest)).body.equals(data)).toBe(true);
   });

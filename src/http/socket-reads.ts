@@ -14,16 +14,23 @@
  * parser already delivered to the request out of its buffer, and from then on reads the socket
  * with recvInto, never past the declared Content-Length.
  *
- * Invariant: once taken, the HTTP parser never sees the rest of the body, so the connection cannot
- * carry another request: the response says `Connection: close` (tookSocket, server.ts's onSend
- * hook) and Node.js closes the connection after it. Libuv's reads are never restarted. A client
- * pays one new connection per large upload (about 0.1 ms on loopback).
+ * Handing the connection back: when the whole body has been read, the HTTP parser is moved past
+ * it without its bytes: it parses as many zero bytes (one shared buffer) with its body callback
+ * removed, which costs no copy (0.2 ms for 10 MB), completes the request, and libuv's reads start
+ * again, so the connection stays kept alive and a request the client sent after the body is served.
+ * Where that cannot be done (the parser's internals are not as expected, or the body ended early or
+ * failed), the response says `Connection: close` (mustClose, server.ts's onSend hook) and Node.js
+ * closes the connection after it; libuv's reads are never restarted then. Keeping the connection
+ * matters for chunked uploads: a new connection per PATCH may reach another worker (`--workers`) or
+ * node, which does not hold the session's digest and reads the whole blob back to compute it.
  *
  * Not taken (the request is streamed as before): no native part, TLS, a body without
- * Content-Length (chunked transfer encoding) or under MIN_LENGTH, more than MAX_ACTIVE bodies
+ * Content-Length (chunked transfer encoding: the parser may be inside a chunk when the body is
+ * taken, so where the body ends cannot be known) or under MIN_LENGTH, more than MAX_ACTIVE bodies
  * read this way at once (each read job holds a pool thread for up to 5 ms while it waits).
  */
 import type { IncomingMessage } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { kTakeReads, type DirectReadable, type ReadInto } from '../blobstore/body.js';
@@ -47,17 +54,37 @@ export const socketReadStats = {
   },
 };
 
-const kTook = Symbol('berth.tookSocket');
+const kMustClose = Symbol('berth.mustClose');
 
 interface TcpHandle {
   fd?: unknown;
   reading?: boolean;
   readStop?: () => number;
+  readStart?: () => number;
 }
 
-/** True when the body of `req` was read from its socket natively: the connection must close after the response. */
-export function tookSocket(req: IncomingMessage): boolean {
-  return (req as IncomingMessage & { [kTook]?: boolean })[kTook] === true;
+/** Node.js's HTTP parser (a C++ object): `execute` parses a buffer; the slot kOnBody holds the body callback. */
+interface HttpParser {
+  execute(data: Buffer): number | Error;
+  [slot: number]: unknown;
+}
+
+/** The parser's body-callback slot (node:_http_common's HTTPParser.kOnBody), or null where it is not found. */
+const kOnBody: number | null = (() => {
+  try {
+    const slot = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: { kOnBody?: unknown } }).HTTPParser?.kOnBody;
+    return typeof slot === 'number' ? slot : null;
+  } catch {
+    return null;
+  }
+})();
+
+/** Zero bytes the parser is moved past a natively read body with (never read by anyone). */
+let zeros: Buffer | null = null;
+
+/** True when the body of `req` was read from its socket natively and the connection could not be handed back: it must close after the response. */
+export function mustClose(req: IncomingMessage): boolean {
+  return (req as IncomingMessage & { [kMustClose]?: boolean })[kMustClose] === true;
 }
 
 /**
@@ -72,7 +99,7 @@ export function offerSocketReads(req: IncomingMessage, length: number | undefine
 }
 
 function take(req: IncomingMessage, length: number, recv: NonNullable<typeof native.recvInto>): ReadInto | null {
-  const socket = req.socket as (Socket & { _handle?: TcpHandle | null; encrypted?: boolean }) | null;
+  const socket = req.socket as (Socket & { _handle?: TcpHandle | null; encrypted?: boolean; parser?: HttpParser | null }) | null;
   const handle = socket?._handle;
   const fd = handle?.fd;
   if (!socket || socket.encrypted || !handle || typeof fd !== 'number' || fd < 0 || typeof handle.readStop !== 'function') return null;
@@ -81,22 +108,29 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
   // NOTE: the handle's `reading` flag is set and stays true, so that Node.js never restarts the
   // reads (net.Socket restarts them when it finds the flag false: the request's read() below would,
   // after the HTTP server's back-pressure stopped them).
+  const wasReading = handle.reading;
   handle.reading = true;
-  if (handle.readStop() !== 0) return null;
+  if (handle.readStop() !== 0) {
+    handle.reading = wasReading === true;
+    return null;
+  }
   const pending: Buffer[] = [];
   let delivered = 0;
   for (let chunk: Buffer | null; (chunk = req.read() as Buffer | null) !== null; ) {
     pending.push(chunk);
     delivered += chunk.length;
   }
-  (req as IncomingMessage & { [kTook]?: boolean })[kTook] = true;
+  const marked = req as IncomingMessage & { [kMustClose]?: boolean };
+  marked[kMustClose] = true;
   socketReadStats.taken++;
   active++;
   let left = length - delivered; // body bytes still in the socket
+  let readHere = 0; // body bytes read natively: the parser never saw them
   let released = false;
   const release = (): void => {
     if (!released) active--;
     released = true;
+    socket.off('close', release);
   };
   let lastProgress = Date.now();
   const readInto: ReadInto = async (buf, offset, max) => {
@@ -112,12 +146,20 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
       return 0;
     }
     for (;;) {
+      // The native part duplicates the descriptor on each call: a connection closed meanwhile (the
+      // server's forced close at shutdown) must not be read again, its number may be another's now.
+      if (socket.destroyed || socket._handle !== handle) {
+        release();
+        throw new Error('the connection closed during the upload');
+      }
       const { err, n } = await new Promise<{ err: (Error & { code?: string }) | null; n: number }>((resolve) =>
         recv(fd, buf, offset, Math.min(max, left), (e, got) => resolve({ err: e, n: got })),
       );
       if (n > 0) {
         left -= n;
+        readHere += n;
         lastProgress = Date.now();
+        if (left === 0 && handBack(req, socket, handle, readHere)) marked[kMustClose] = false;
         return n;
       }
       if (!err) {
@@ -135,7 +177,31 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
       await delay(1); // nothing came for 5 ms: give the pool thread back before asking again
     }
   };
-  // The connection closes after the response, whatever the writer does; the place is given back then too.
+  // A connection that must close gives the place back when it does, whatever the writer does.
   socket.once('close', release);
   return readInto;
+}
+
+/**
+ * Moves the HTTP parser past the `count` body bytes it never saw and restarts libuv's reads (see the
+ * header). Returns false, leaving the connection to be closed, where that cannot be done.
+ */
+function handBack(req: IncomingMessage, socket: Socket & { parser?: HttpParser | null; _handle?: TcpHandle | null }, handle: TcpHandle, count: number): boolean {
+  const parser = socket.parser;
+  if (kOnBody === null || !parser || typeof parser.execute !== 'function' || typeof handle.readStart !== 'function' || socket.destroyed) return false;
+  zeros ??= Buffer.alloc(1024 * 1024);
+  const onBody = parser[kOnBody];
+  parser[kOnBody] = null; // the parser's C++ side copies the body into a Buffer only for a callback
+  try {
+    for (let rest = count; rest > 0; ) {
+      const n = Math.min(rest, zeros.length);
+      const r = parser.execute(zeros.subarray(0, n));
+      if (r instanceof Error || r !== n) return false;
+      rest -= n;
+    }
+  } finally {
+    parser[kOnBody] = onBody;
+  }
+  if (!req.complete) return false;
+  return handle.readStart() === 0;
 }

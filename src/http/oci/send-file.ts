@@ -55,12 +55,18 @@ const EMPTY = Buffer.alloc(0);
 /** A reader that takes nothing for this long is given up (the connection is closed). */
 const STALL_MS = 60_000;
 
-/** Sends the range, calling the native part again after each wait for room (EAGAIN). */
-async function sendRange(native: NativeSendfile, socketFd: number, file: FileRange): Promise<void> {
+/**
+ * Sends the range, calling the native part again after each wait for room (EAGAIN). `open` says
+ * whether `socketFd` is still this connection's: the native part duplicates the descriptor on each
+ * call, so a connection closed during a wait (its number free for the next accepted one) must not
+ * be called again.
+ */
+async function sendRange(native: NativeSendfile, socketFd: number, file: FileRange, open: () => boolean): Promise<void> {
   let offset = file.offset;
   let left = file.length;
   let lastProgress = Date.now();
   while (left > 0) {
+    if (!open()) throw new Error('the connection closed during the download');
     const { err, sent } = await new Promise<{ err: (Error & { code?: string }) | null; sent: number }>((resolve) => native(socketFd, file.fd, offset, left, (e, n) => resolve({ err: e, sent: n })));
     offset += sent;
     left -= sent;
@@ -75,7 +81,7 @@ async function sendRange(native: NativeSendfile, socketFd: number, file: FileRan
   }
 }
 
-async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, native: NativeSendfile, socketFd: number, socket: NodeJS.WritableStream & { writableLength: number }): Promise<void> {
+async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, native: NativeSendfile, socketFd: number, socket: NodeJS.WritableStream & { writableLength: number; destroyed: boolean; _handle?: unknown }): Promise<void> {
   const res = reply.raw;
   // onResponse (metrics, the request's log line) still runs when `res` finishes; onSend hooks do
   // not, so what server.ts adds there (X-Request-Id) is set here.
@@ -89,7 +95,8 @@ async function sendFile(reply: FastifyReply, body: Readable, file: FileRange, na
     // once everything written before it has gone (also when the socket is corked for this tick).
     await new Promise<void>((resolve, reject) => socket.write(EMPTY, (err?: Error | null) => (err ? reject(err) : resolve())));
     sendfileStats.started++;
-    await sendRange(native, socketFd, file);
+    const handle = socket._handle;
+    await sendRange(native, socketFd, file, () => !socket.destroyed && socket._handle === handle);
     res.end();
   } catch (err) {
     // The client went away or stalled, or the file is shorter than its row says: the response
