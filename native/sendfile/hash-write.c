@@ -204,9 +204,7 @@ static void execute(napi_env env, void *data) {
 static void complete(napi_env env, napi_status status, void *data) {
   job_t *job = data;
   if (job->fd >= 0) close(job->fd);
-  napi_value cb, global, err;
-  napi_get_reference_value(env, job->callback, &cb);
-  napi_get_global(env, &global);
+  napi_value err;
   if (status != napi_ok || job->error != 0) {
     const char *name = status != napi_ok ? "ECANCELED" : uv_err_name(-job->error);
     char text[256];
@@ -215,11 +213,9 @@ static void complete(napi_env env, napi_status status, void *data) {
   } else {
     napi_get_null(env, &err);
   }
-  napi_call_function(env, global, cb, 1, &err, NULL);
+  call_back_and_finish(env, job->callback, job->work, 1, &err);
   for (int i = 0; i < 2; i++)
     if (job->refs[i]) napi_delete_reference(env, job->refs[i]);
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
   free(job);
 }
 

@@ -18,4 +18,17 @@ static inline napi_value coded_error(napi_env env, const char *code, const char 
   napi_create_error(env, c, m, &err);
   return err;
 }
+
+/*
+ * A job's completion: calls the JS function behind `callback` with argv, then deletes that
+ * reference and the job's async work. The caller frees its other references and the job after it.
+ */
+static inline void call_back_and_finish(napi_env env, napi_ref callback, napi_async_work work, size_t argc, napi_value *argv) {
+  napi_value cb, global;
+  napi_get_reference_value(env, callback, &cb);
+  napi_get_global(env, &global);
+  napi_call_function(env, global, cb, argc, argv, NULL);
+  napi_delete_reference(env, callback);
+  napi_delete_async_work(env, work);
+}
 #endif

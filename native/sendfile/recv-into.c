@@ -71,9 +71,7 @@ static void execute(napi_env env, void *data) {
 static void complete(napi_env env, napi_status status, void *data) {
   job_t *job = data;
   close(job->fd);
-  napi_value cb, global, argv[2];
-  napi_get_reference_value(env, job->callback, &cb);
-  napi_get_global(env, &global);
+  napi_value argv[2];
   if (status != napi_ok || job->error != 0 || job->stalled) {
     const char *name = status != napi_ok ? "ECANCELED" : job->stalled ? "EAGAIN" : uv_err_name(-job->error);
     char text[256];
@@ -83,10 +81,8 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_get_null(env, &argv[0]);
   }
   napi_create_double(env, (double)job->got, &argv[1]);
-  napi_call_function(env, global, cb, 2, argv, NULL);
+  call_back_and_finish(env, job->callback, job->work, 2, argv);
   napi_delete_reference(env, job->buffer);
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
   free(job);
 }
 

@@ -143,9 +143,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   job_t *job = data;
   close(job->sock);
   close(job->file);
-  napi_value cb, global, argv[2];
-  napi_get_reference_value(env, job->callback, &cb);
-  napi_get_global(env, &global);
+  napi_value argv[2];
   if (status != napi_ok || job->error != 0) {
     const char *name = status != napi_ok ? "ECANCELED" : job->error == EAGAIN ? "EAGAIN" : job->error == EPIPE ? "EPIPE" : job->error == ECONNRESET ? "ECONNRESET" : job->error == EIO ? "EIO" : "ESENDFILE";
     argv[0] = coded_error(env, name, status != napi_ok ? "cancelled" : strerror(job->error));
@@ -153,9 +151,7 @@ static void complete(napi_env env, napi_status status, void *data) {
     napi_get_null(env, &argv[0]);
   }
   napi_create_int64(env, job->sent, &argv[1]);
-  napi_call_function(env, global, cb, 2, argv, NULL);
-  napi_delete_reference(env, job->callback);
-  napi_delete_async_work(env, job->work);
+  call_back_and_finish(env, job->callback, job->work, 2, argv);
   free(job);
 }
 
