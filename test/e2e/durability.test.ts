@@ -78,6 +78,9 @@ describe('durability', () => {
       }
     });
     await new Promise((r) => setTimeout(r, 400));
+    // The large bodies (a Content-Length, 4 MiB or more) are read from the socket natively (src/http/socket-reads.ts).
+    const metrics = await request(server.url, 'GET', '/metrics');
+    expect(Number(/^berth_blob_native_receives_total (\d+)$/m.exec(metrics.body.toString())?.[1] ?? 0), 'large bodies read natively').toBeGreaterThan(0);
     await server.kill('SIGKILL');
     await Promise.all(attempts);
     expect(acked.size, 'some pushes finished before the kill').toBeGreaterThan(0);
