@@ -40,10 +40,11 @@ export class Client {
    * request({ method, path, headers, body, signal, discard, maxBody, onResponseChunk })
    *  body: undefined | Buffer | string | Iterable<Buffer> (streamed with backpressure)
    *  onBodyChunk(buf): called for each streamed request body chunk (hashing)
+   *  chunkedEncoding: a streamed body without Content-Length goes with Transfer-Encoding: chunked
    *  discard: true -> response body counted and dropped
    * Resolves { status, headers, body: Buffer, bytes } for any status.
    */
-  request({ method = 'GET', path, headers = {}, body, signal, discard = false, maxBody = 64 * 1024 * 1024, onBodyChunk, timeoutMs }) {
+  request({ method = 'GET', path, headers = {}, body, signal, discard = false, maxBody = 64 * 1024 * 1024, onBodyChunk, timeoutMs, chunkedEncoding = false }) {
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (err) => {
@@ -59,7 +60,7 @@ export class Client {
         hdrs['Content-Length'] = String(Buffer.byteLength(body));
       } else {
         streamBody = body;
-        if (!('content-length' in lower(hdrs))) throw new Error('streamed body needs Content-Length');
+        if (!('content-length' in lower(hdrs)) && !chunkedEncoding) throw new Error('streamed body needs Content-Length');
       }
       let req;
       try {

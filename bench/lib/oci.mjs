@@ -183,6 +183,20 @@ export class Reg {
     return digest;
   }
 
+  /**
+   * POST, one PATCH streaming the whole body with Transfer-Encoding: chunked (no Content-Length),
+   * then PUT ?digest=: how skopeo, podman and buildah (containers/image) push a layer.
+   */
+  async uploadStreamed(repo, { seed, size, digest }) {
+    const loc = await this.startUpload(repo);
+    const res = await this.req({ method: 'PATCH', path: loc, headers: { 'Content-Type': 'application/octet-stream' }, body: pieces(seed, 0, size), chunkedEncoding: true });
+    this.must('streamed PATCH -> 202 + Location', res.status === 202 && !!res.headers.location, 'PATCH', loc, res);
+    const p = withQuery(this.client.resolve(res.headers.location), `digest=${encodeURIComponent(digest)}`);
+    const done = await this.req({ method: 'PUT', path: p });
+    this.checkPutBlob('streamed PATCH then PUT ?digest=', 'PUT', p, done, digest);
+    return digest;
+  }
+
   /** Small in-memory blob: POST + PUT ?digest=. */
   async putBlob(repo, buf) {
     const digest = sha256(buf);

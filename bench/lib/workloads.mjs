@@ -240,7 +240,7 @@ export async function protocol(ctx) {
 }
 
 // ---------------------------------------------------------------- blob uploads
-export const UPLOAD_METHODS = ['mono', 'single', 'chunked'];
+export const UPLOAD_METHODS = ['mono', 'single', 'chunked', 'streamed'];
 const WARMUP_UPLOAD = 64 * 1024 * 1024;
 
 export async function uploads(ctx) {
@@ -276,6 +276,7 @@ export async function uploads(ctx) {
     await reg.uploadMonolithic(repo, { seed, size, digest });
     if (single) await reg.uploadSinglePost(repo, { seed, size, digest });
     await reg.uploadChunked(repo, { seed, size, chunk: cfg.chunk, digest });
+    await reg.uploadStreamed(repo, { seed, size, digest });
   });
 
   let peak = 0;
@@ -300,8 +301,10 @@ export async function uploads(ctx) {
             await reg.uploadMonolithic(repo, { seed, size, digest });
             note = 'fallback: POST+PUT, single-request POST unsupported';
           }
-        } else {
+        } else if (method === 'chunked') {
           d = await reg.uploadChunked(repo, { seed, size, chunk: cfg.chunk, digest });
+        } else {
+          await reg.uploadStreamed(repo, { seed, size, digest });
         }
         const dt = (now() - t0) / 1000;
         ctx.set(key, size / 1e6 / dt, note);
