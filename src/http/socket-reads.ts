@@ -110,8 +110,8 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
   // The body must be untouched: every byte the parser delivered is still in the request's buffer.
   if (active >= MAX_ACTIVE || req.readableDidRead || req.complete || req.destroyed) return null;
   // NOTE: the handle's `reading` flag is set and stays true, so that Node.js never restarts the
-  // reads (net.Socket restarts them when it finds the flag false: the request's read() below would,
-  // after the HTTP server's back-pressure stopped them).
+  // reads itself (net.Socket restarts them when it finds the flag false: the request's read() below
+  // would, after the HTTP server's back-pressure stopped them); only handBack restarts them.
   const wasReading = handle.reading;
   handle.reading = true;
   if (handle.readStop() !== 0) {
@@ -145,7 +145,7 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
       else pending[0] = first.subarray(n);
       return n;
     }
-    if (left === 0 || max === 0) {
+    if (left === 0) {
       release();
       return 0;
     }
@@ -154,7 +154,8 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
       // server's forced close at shutdown) must not be read again, its number may be another's now.
       if (socket.destroyed || socket._handle !== handle) {
         release();
-        throw new Error('the connection closed during the upload');
+        // The code a streamed body fails with when its connection closes: an abort, not a server error.
+        throw Object.assign(new Error('the connection closed during the upload'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
       }
       const { err, n } = await new Promise<{ err: (Error & { code?: string }) | null; n: number }>((resolve) =>
         recv(fd, buf, offset, Math.min(max, left), (e, got) => resolve({ err: e, n: got })),
