@@ -3,7 +3,8 @@
  * node-gyp on Linux): blob downloads sent to the socket from the thread pool (sendfile(2) up to
  * 256 KiB, a copy above), one thread-pool job for the create, write and sync of a small blob
  * and one for its rename, page-aligned buffers for O_DIRECT writes, a content digest that the
- * thread pool feeds while it writes those buffers, and an upload's socket read into those buffers.
+ * thread pool feeds while it writes those buffers, and an upload's socket read into those buffers
+ * (chunked transfer encoding decoded on the way).
  * Each is null where it is not built; Berth then uses Node.js's streams, buffered fs calls and
  * node:crypto, which do the same work in more steps or on the main thread.
  */
@@ -30,6 +31,10 @@ export interface NativeHelpers {
   hashWrite?: (digest: object | null, fd: number, buffer: Buffer, hashFrom: number, position: number, done: Callback) => void;
   /** On the thread pool: up to `length` bytes of the socket into buffer[offset..]; err null and n < length: the peer closed; err.code EAGAIN: nothing came for 5 ms. */
   recvInto?: (socketFd: number, buffer: Buffer, offset: number, length: number, done: (err: (Error & { code?: string }) | null, n: number) => void) => void;
+  /** Decodes the chunked body bytes of `src` into dst[dstOffset..] (at most dstLength): [src bytes used, data bytes written, 1 when the last chunk's size line was consumed]; throws EPROTO on malformed framing. `state` (16 bytes, zeroed at the body's start) carries the decoder across calls. */
+  chunkedTake?: (state: Buffer, src: Buffer, dst: Buffer, dstOffset: number, dstLength: number) => [number, number, number];
+  /** On the thread pool: the same from the socket, never past the last chunk's size line; err.code EAGAIN: nothing came for 5 ms; EPROTO: malformed framing; err null, last 0 and n 0: the peer closed. */
+  recvChunkedInto?: (socketFd: number, state: Buffer, buffer: Buffer, offset: number, length: number, done: (err: (Error & { code?: string }) | null, n: number, last: number) => void) => void;
 }
 
 export const native: NativeHelpers = (() => {

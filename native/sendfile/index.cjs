@@ -11,4 +11,7 @@
 // buffer[hashFrom..] after every earlier job on the digest, then writes the buffer at position (fd -1: hash only).
 // recvInto(socketFd, buffer, offset, length, callback(err, n)): on the thread pool, reads up to
 // length bytes of the socket into buffer[offset..] (err.code EAGAIN: nothing arrived for 5 ms).
+// chunkedTake(state, src, dst, dstOffset, dstLength) -> [used, written, done] and
+// recvChunkedInto(socketFd, state, buffer, offset, length, callback(err, n, done)): a body with
+// Transfer-Encoding: chunked decoded from a buffer (synchronously) or from the socket (on the thread pool).
 module.exports = require('./build/Release/berth_sendfile.node');

@@ -200,10 +200,12 @@ static napi_value start(napi_env env, napi_callback_info info) {
 napi_value durable_write_init(napi_env env, napi_value exports);
 napi_value hash_write_init(napi_env env, napi_value exports);
 napi_value recv_into_init(napi_env env, napi_value exports);
+napi_value recv_chunked_init(napi_env env, napi_value exports);
 
 NAPI_MODULE_INIT() {
   export_function(env, exports, "sendfile", start);
   durable_write_init(env, exports);
   hash_write_init(env, exports);
-  return recv_into_init(env, exports);
+  recv_into_init(env, exports);
+  return recv_chunked_init(env, exports);
 }

@@ -181,6 +181,7 @@ export async function buildApp(config: Config, logger: Logger, o: { now?: () => 
   const http = buildHttpServer({
     logger,
     directWrittenBytes: () => directWriteStats.bytes,
+    holdChunkedUploads: config.storage.driver === 'fs' && config.storage.fs.directWrites,
     services: { uploads, blobs: blobService, manifests, access, auth, throttle, audit, challenge: config.auth.challenge },
     query: {
       auth,

@@ -10,6 +10,7 @@ import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
 import { mustClose, socketReadStats } from './socket-reads.js';
+import { holdChunkedUploads } from './chunked-reads.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
 import { queryApi, type QueryServices } from './query/query-api.js';
@@ -24,6 +25,8 @@ export interface HttpDeps {
   health: () => Promise<void>;
   /** Storage per repository, read when /metrics is scraped. */
   usage?: () => Promise<{ name: string; bytes: number; sharedBytes: number; monthlyCostUsd: number }[]>;
+  /** Hold chunked upload bodies back from Node.js's parser for the native reader (chunked-reads.ts): only the filesystem driver's O_DIRECT path takes them. */
+  holdChunkedUploads?: boolean;
   /** Upload bytes the filesystem driver wrote with O_DIRECT so far (absent: another driver). */
   directWrittenBytes?: () => number;
 }
@@ -47,6 +50,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     // Download URLs carry a signed token in the path.
     routerOptions: { maxParamLength: 2048 },
   });
+
+  if (deps.holdChunkedUploads) holdChunkedUploads(app.server);
 
   const metrics = new Registry();
   collectDefaultMetrics({ register: metrics });

@@ -24,18 +24,19 @@
  * matters for chunked uploads: a new connection per PATCH may reach another worker (`--workers`) or
  * node, which does not hold the session's digest and reads the whole blob back to compute it.
  *
- * Not taken (the request is streamed as before): no native part, TLS, a body without
- * Content-Length (chunked transfer encoding: the parser may be inside a chunk when the body is
- * taken, so where the body ends cannot be known) or under MIN_LENGTH, more than MAX_ACTIVE bodies
- * read this way at once (each read job holds a pool thread for up to 5 ms while it waits).
+ * A body sent with Transfer-Encoding: chunked instead is held back from the parser when its headers
+ * end and read by chunked-reads.ts.
+ *
+ * Not taken (the request is streamed as before): no native part, TLS, a body under MIN_LENGTH,
+ * more than MAX_ACTIVE bodies read natively at once (native-reads.ts).
  */
 import type { IncomingMessage } from 'node:http';
-import { createRequire } from 'node:module';
-import type { Socket } from 'node:net';
-import { setTimeout as delay } from 'node:timers/promises';
 import { kTakeReads, type DirectReadable, type ReadInto } from '../blobstore/body.js';
 import { native } from '../native.js';
-import { BerthError } from '../core/errors.js';
+import { takeChunked } from './chunked-reads.js';
+import { claimPlace, parserSlots, readNative, restartReads, setMustClose, socketReadStats, stopReads, tcpHandle, type ServerSocket, type TcpHandle } from './native-reads.js';
+
+export { mustClose, socketReadStats } from './native-reads.js';
 
 /**
  * Bodies shorter than this are streamed: the takeover saves per byte and costs per request (stopping
@@ -43,101 +44,50 @@ import { BerthError } from '../core/errors.js';
  * only taker, from 4 MiB anyway.
  */
 export const MIN_LENGTH = 1024 * 1024;
-/** Bodies read natively at once; more are streamed. */
-const MAX_ACTIVE = 4;
-/** A client that sends nothing for this long is given up (the upload fails, the connection closes). */
-const STALL_MS = 60_000;
-
-let active = 0;
-
-/** Bodies taken so far, and those being read now (tests check the path was taken and every place given back). */
-export const socketReadStats = {
-  taken: 0,
-  get active(): number {
-    return active;
-  },
-};
-
-const kMustClose = Symbol('berth.mustClose');
-
-interface TcpHandle {
-  fd?: unknown;
-  reading?: boolean;
-  readStop?: () => number;
-  readStart?: () => number;
-}
-
-/** Node.js's HTTP parser (a C++ object): `execute` parses a buffer; the slot kOnBody holds the body callback. */
-interface HttpParser {
-  execute(data: Buffer): number | Error;
-  [slot: number]: unknown;
-}
-
-/** The parser's body-callback slot (node:_http_common's HTTPParser.kOnBody), or null where it is not found. */
-const kOnBody: number | null = (() => {
-  try {
-    const slot = (createRequire(import.meta.url)('_http_common') as { HTTPParser?: { kOnBody?: unknown } }).HTTPParser?.kOnBody;
-    return typeof slot === 'number' ? slot : null;
-  } catch {
-    return null;
-  }
-})();
 
 /** Zero bytes the parser is moved past a natively read body with (never read by anyone). */
 let zeros: Buffer | null = null;
 
-/** True when the body of `req` was read from its socket natively and the connection could not be handed back: it must close after the response. */
-export function mustClose(req: IncomingMessage): boolean {
-  return (req as IncomingMessage & { [kMustClose]?: boolean })[kMustClose] === true;
-}
-
 /**
  * Offers `req`'s body to the blob writer as natively readable (kTakeReads), when it can be; returns
- * `req` either way.
+ * `req` either way. `length` is the request's Content-Length (undefined: none, the body is chunked).
  */
 export function offerSocketReads(req: IncomingMessage, length: number | undefined): IncomingMessage {
   const recv = native.recvInto;
-  if (!recv || length === undefined || length < MIN_LENGTH) return req;
-  (req as IncomingMessage & DirectReadable)[kTakeReads] = () => take(req, length, recv);
+  if (length === undefined) {
+    (req as IncomingMessage & DirectReadable)[kTakeReads] = () => takeChunked(req);
+  } else if (recv && length >= MIN_LENGTH) {
+    (req as IncomingMessage & DirectReadable)[kTakeReads] = () => take(req, length, recv);
+  }
   return req;
 }
 
 function take(req: IncomingMessage, length: number, recv: NonNullable<typeof native.recvInto>): ReadInto | null {
-  const socket = req.socket as (Socket & { _handle?: TcpHandle | null; encrypted?: boolean; parser?: HttpParser | null }) | null;
-  const handle = socket?._handle;
-  const fd = handle?.fd;
-  if (!socket || socket.encrypted || !handle || typeof fd !== 'number' || fd < 0 || typeof handle.readStop !== 'function') return null;
+  const socket = req.socket as ServerSocket | null;
+  const tcp = tcpHandle(socket);
   // The body must be untouched: every byte the parser delivered is still in the request's buffer.
-  if (active >= MAX_ACTIVE || req.readableDidRead || req.complete || req.destroyed) return null;
-  // NOTE: the handle's `reading` flag is set and stays true, so that Node.js never restarts the
-  // reads itself (net.Socket restarts them when it finds the flag false: the request's read() below
-  // would, after the HTTP server's back-pressure stopped them); only handBack restarts them.
-  const wasReading = handle.reading;
-  handle.reading = true;
-  if (handle.readStop() !== 0) {
-    handle.reading = wasReading === true;
+  if (!socket || !tcp || req.readableDidRead || req.complete || req.destroyed) return null;
+  const { handle, fd } = tcp;
+  const release = claimPlace(socket);
+  if (!release) return null;
+  if (!stopReads(handle)) {
+    release();
     return null;
   }
+  socketReadStats.taken++;
   const pending: Buffer[] = [];
   let delivered = 0;
   for (let chunk: Buffer | null; (chunk = req.read() as Buffer | null) !== null; ) {
     pending.push(chunk);
     delivered += chunk.length;
   }
-  const marked = req as IncomingMessage & { [kMustClose]?: boolean };
-  marked[kMustClose] = true;
-  socketReadStats.taken++;
-  active++;
+  setMustClose(req, true);
   let left = length - delivered; // body bytes still in the socket
   let readHere = 0; // body bytes read natively: the parser never saw them
-  let released = false;
-  const release = (): void => {
-    if (!released) active--;
-    released = true;
-    socket.off('close', release);
-  };
-  let lastProgress = Date.now();
-  const readInto: ReadInto = async (buf, offset, max) => {
+  const progress = { last: Date.now() };
+  const once = (buf: Buffer, offset: number, max: number) => () =>
+    new Promise<{ err: Error | null; n: number }>((resolve) => recv(fd, buf, offset, Math.min(max, left), (err, n) => resolve({ err, n })));
+  return async (buf, offset, max) => {
     const first = pending[0];
     if (first) {
       const n = first.copy(buf, offset, 0, Math.min(max, first.length));
@@ -149,51 +99,28 @@ function take(req: IncomingMessage, length: number, recv: NonNullable<typeof nat
       release();
       return 0;
     }
-    for (;;) {
-      // The native part duplicates the descriptor on each call: a connection closed meanwhile (the
-      // server's forced close at shutdown) must not be read again, its number may be another's now.
-      if (socket.destroyed || socket._handle !== handle) {
-        release();
-        // The code a streamed body fails with when its connection closes: an abort, not a server error.
-        throw Object.assign(new Error('the connection closed during the upload'), { code: 'ERR_STREAM_PREMATURE_CLOSE' });
-      }
-      const { err, n } = await new Promise<{ err: (Error & { code?: string }) | null; n: number }>((resolve) =>
-        recv(fd, buf, offset, Math.min(max, left), (e, got) => resolve({ err: e, n: got })),
-      );
-      if (n > 0) {
-        left -= n;
-        readHere += n;
-        lastProgress = Date.now();
-        if (left === 0 && handBack(req, socket, handle, readHere)) marked[kMustClose] = false;
-        return n;
-      }
-      if (!err) {
-        release(); // the client closed the connection early: the caller sees a short body
-        return 0;
-      }
-      if (err.code !== 'EAGAIN') {
-        release();
-        throw err;
-      }
-      if (Date.now() - lastProgress > STALL_MS) {
-        release();
-        throw new BerthError('UPLOAD_INVALID', `the client sent nothing for ${STALL_MS / 1000} s`);
-      }
-      await delay(1); // nothing came for 5 ms: give the pool thread back before asking again
+    try {
+      const { n } = await readNative(socket, handle, progress, once(buf, offset, max));
+      if (n === 0) release(); // the client closed the connection early: the caller sees a short body
+      left -= n;
+      readHere += n;
+      if (n > 0 && left === 0 && handBack(req, socket, handle, readHere)) setMustClose(req, false);
+      return n;
+    } catch (err) {
+      release();
+      throw err;
     }
   };
-  // A connection that must close gives the place back when it does, whatever the writer does.
-  socket.once('close', release);
-  return readInto;
 }
 
 /**
  * Moves the HTTP parser past the `count` body bytes it never saw and restarts libuv's reads (see the
  * header). Returns false, leaving the connection to be closed, where that cannot be done.
  */
-function handBack(req: IncomingMessage, socket: Socket & { parser?: HttpParser | null; _handle?: TcpHandle | null }, handle: TcpHandle, count: number): boolean {
+function handBack(req: IncomingMessage, socket: ServerSocket, handle: TcpHandle, count: number): boolean {
   const parser = socket.parser;
-  if (kOnBody === null || !parser || typeof parser.execute !== 'function' || typeof handle.readStart !== 'function' || socket.destroyed) return false;
+  if (parserSlots === null || !parser || typeof parser.execute !== 'function' || socket.destroyed) return false;
+  const { kOnBody } = parserSlots;
   zeros ??= Buffer.alloc(1024 * 1024);
   const onBody = parser[kOnBody];
   parser[kOnBody] = null; // the parser's C++ side copies the body into a Buffer only for a callback
@@ -208,5 +135,5 @@ function handBack(req: IncomingMessage, socket: Socket & { parser?: HttpParser |
     parser[kOnBody] = onBody;
   }
   if (!req.complete) return false;
-  return handle.readStart() === 0;
+  return restartReads(socket, handle);
 }

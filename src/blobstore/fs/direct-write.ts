@@ -155,13 +155,16 @@ export async function writeDirect(path: string, direct: FileHandle, start: numbe
     writes[cur] = null;
     return previous ?? null;
   };
-  const stopWatching = destroyOnAbort(body, signal);
+  // A body read into the buffers (an upload's socket, src/http/socket-reads.ts) is never iterated,
+  // so nothing listens for its 'error': it is not destroyed on abort (that would throw uncaught);
+  // the loop checks the signal, and the reader fails by itself when the connection closes.
+  const reads = takeReads(body);
+  const stopWatching = reads ? (): void => undefined : destroyOnAbort(body, signal);
   try {
     if (fill > 0) await readExactly(await buffered(), bufs[0]!, fill, pos);
-    const reads = takeReads(body);
     if (reads) {
-      // Read straight into the staging buffers (an upload's socket, src/http/socket-reads.ts), a
-      // hash step at a time so that the hashing keeps up as the buffer fills.
+      // Read straight into the staging buffers, a hash step at a time so that the hashing keeps
+      // up as the buffer fills.
       for (;;) {
         signal?.throwIfAborted();
         const n = await reads(bufs[cur]!, fill, Math.min(STAGE - fill, HASH_STEP));

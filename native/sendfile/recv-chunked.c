@@ -1,0 +1,361 @@
+/*
+ * An upload's body sent with `Transfer-Encoding: chunked` (how containers/image clients such as
+ * skopeo, podman and buildah, and docker, send a layer), decoded from its socket on the thread
+ * pool straight into the caller's buffer: the companion of recv-into.c for bodies without a
+ * Content-Length (src/http/chunked-reads.ts).
+ *
+ * The chunk framing (size line, optional extensions, CRLF after the data) is parsed one byte at a
+ * time by a state machine whose state lives in a small Buffer the caller keeps between calls, so a
+ * call may stop anywhere, even inside a size line. The data bytes are never looked at: they are
+ * read from the socket straight into the destination. The framing is first peeked (MSG_PEEK) and
+ * then only the bytes the machine accepted are consumed, so nothing past the body is ever taken
+ * from the socket: after the last chunk's size line ("0\r\n") the trailer section and whatever the
+ * client sent next stay there for Node.js's HTTP parser.
+ *
+ * The machine is as strict as Node.js's own parser (llhttp without its lenient flags): hex digits,
+ * then optional extensions (no control bytes but tab, at most EXT_MAX bytes), then CRLF; CRLF
+ * after each chunk's data. Anything else fails with EPROTO.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <node_api.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <uv.h>
+#include "napi-util.h"
+
+#define WAIT_MS 5
+#define EXT_MAX 16384 /* Node.js answers 413 past 16 KiB of chunk extensions too */
+#define PEEK 64
+#define STATE_BYTES 16
+
+enum phase {
+  SIZE_FIRST = 0, /* a chunk-size line starts: a hex digit must come (zeroed state: the body's start) */
+  SIZE,           /* in the hex digits */
+  EXT,            /* in the extensions, after ';' */
+  SIZE_LF,        /* CR seen at the end of the size line */
+  DATA,           /* `left` data bytes to go */
+  DATA_CR,        /* the CR after a chunk's data */
+  DATA_LF,        /* the LF after it */
+  DONE            /* the last chunk's size line ("0\r\n") was consumed: the body's data is complete */
+};
+
+typedef struct {
+  uint64_t left;
+  uint32_t phase;
+  uint32_t ext; /* extension bytes in the current size line */
+} chunk_state_t;
+
+static int hex_value(uint8_t c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Feeds one framing byte to the machine (never called in DATA or DONE); NULL, or why it is malformed. */
+static const char *step(chunk_state_t *s, uint8_t c) {
+  int v;
+  switch (s->phase) {
+    case SIZE_FIRST:
+      if ((v = hex_value(c)) < 0) return "a chunk size was expected";
+      s->left = (uint64_t)v;
+      s->ext = 0;
+      s->phase = SIZE;
+      return NULL;
+    case SIZE:
+      if ((v = hex_value(c)) >= 0) {
+        if (s->left > (UINT64_MAX >> 4)) return "the chunk size is too large";
+        s->left = (s->left << 4) | (uint64_t)v;
+      } else if (c == ';') {
+        s->phase = EXT;
+      } else if (c == '\r') {
+        s->phase = SIZE_LF;
+      } else {
+        return "bad byte in a chunk size";
+      }
+      return NULL;
+    case EXT:
+      if (c == '\r') {
+        s->phase = SIZE_LF;
+        return NULL;
+      }
+      if ((c < 0x20 && c != '\t') || c == 0x7f) return "bad byte in a chunk extension";
+      if (++s->ext > EXT_MAX) return "the chunk extensions are too long";
+      return NULL;
+    case SIZE_LF:
+      if (c != '\n') return "a chunk size line must end with CRLF";
+      s->phase = s->left == 0 ? DONE : DATA;
+      return NULL;
+    case DATA_CR:
+      if (c != '\r') return "a chunk's data must be followed by CRLF";
+      s->phase = DATA_LF;
+      return NULL;
+    case DATA_LF:
+      if (c != '\n') return "a chunk's data must be followed by CRLF";
+      s->phase = SIZE_FIRST;
+      return NULL;
+    default:
+      return "internal: no framing expected here";
+  }
+}
+
+/* Feeds framing bytes from src[0..n) until the machine reaches DATA or DONE; returns the bytes used. */
+static size_t frame(chunk_state_t *s, const uint8_t *src, size_t n, const char **why) {
+  size_t i = 0;
+  while (i < n && s->phase != DATA && s->phase != DONE) {
+    if ((*why = step(s, src[i])) != NULL) return i;
+    i++;
+  }
+  return i;
+}
+
+static int read_state(napi_env env, napi_value v, chunk_state_t **state) {
+  bool isBuffer = false;
+  void *base = NULL;
+  size_t size = 0;
+  if (napi_is_buffer(env, v, &isBuffer) != napi_ok || !isBuffer) return 0;
+  napi_get_buffer_info(env, v, &base, &size);
+  /* Buffer.alloc gives its own allocation, aligned for any type; checked all the same. */
+  if (size < STATE_BYTES || ((uintptr_t)base % _Alignof(chunk_state_t)) != 0) return 0;
+  *state = base;
+  return 1;
+}
+
+static int read_range(napi_env env, napi_value buf, napi_value off, napi_value len, uint8_t **data, size_t *length) {
+  bool isBuffer = false;
+  void *base = NULL;
+  size_t size = 0;
+  int64_t offset = -1, n = -1;
+  if (napi_is_buffer(env, buf, &isBuffer) != napi_ok || !isBuffer) return 0;
+  napi_get_buffer_info(env, buf, &base, &size);
+  if (napi_get_value_int64(env, off, &offset) != napi_ok || napi_get_value_int64(env, len, &n) != napi_ok) return 0;
+  if (offset < 0 || n <= 0 || (uint64_t)offset > size || (uint64_t)n > size - (uint64_t)offset) return 0;
+  *data = (uint8_t *)base + offset;
+  *length = (size_t)n;
+  return 1;
+}
+
+static napi_value malformed(napi_env env, const char *why) {
+  char text[160];
+  snprintf(text, sizeof text, "EPROTO: malformed chunked body: %s", why);
+  return coded_error(env, "EPROTO", text);
+}
+
+/*
+ * chunkedTake(state, src, dst, dstOffset, dstLength) -> [used, written, done]: runs the machine over
+ * the bytes of `src` (bytes the HTTP parser's read held past the headers), copying chunk data into
+ * dst[dstOffset..]; stops when dst's range is full, src is used up, or the last chunk's size line
+ * was consumed (done 1). Throws an EPROTO error on malformed framing.
+ */
+static napi_value chunked_take(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  chunk_state_t *s = NULL;
+  uint8_t *src = NULL, *dst = NULL;
+  size_t n = 0, cap = 0;
+  bool isBuffer = false;
+  if (argc == 5) napi_is_buffer(env, argv[1], &isBuffer);
+  if (!isBuffer || !read_state(env, argv[0], &s) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
+    napi_throw_error(env, NULL, "chunkedTake(state, src, dst, dstOffset, dstLength): bad arguments");
+    return NULL;
+  }
+  napi_get_buffer_info(env, argv[1], (void **)&src, &n);
+  size_t used = 0, written = 0;
+  while (used < n && written < cap && s->phase != DONE) {
+    if (s->phase == DATA) {
+      size_t k = n - used;
+      if (k > cap - written) k = cap - written;
+      if (k > s->left) k = (size_t)s->left;
+      memcpy(dst + written, src + used, k);
+      used += k;
+      written += k;
+      if ((s->left -= k) == 0) s->phase = DATA_CR;
+      continue;
+    }
+    const char *why = NULL;
+    used += frame(s, src + used, n - used, &why);
+    if (why) {
+      napi_throw(env, malformed(env, why));
+      return NULL;
+    }
+  }
+  napi_value result, v;
+  napi_create_array_with_length(env, 3, &result);
+  napi_create_double(env, (double)used, &v);
+  napi_set_element(env, result, 0, v);
+  napi_create_double(env, (double)written, &v);
+  napi_set_element(env, result, 1, v);
+  napi_create_uint32(env, s->phase == DONE, &v);
+  napi_set_element(env, result, 2, v);
+  return result;
+}
+
+typedef struct {
+  int fd; /* a duplicate, closed in complete */
+  chunk_state_t *state;
+  uint8_t *data;
+  size_t length;
+  size_t got;
+  int stalled; /* nothing arrived for WAIT_MS */
+  int error;
+  const char *why; /* malformed framing (error EPROTO) */
+  napi_ref stateRef;
+  napi_ref buffer;
+  napi_ref callback;
+  napi_async_work work;
+} job_t;
+
+/* Waits up to WAIT_MS for the socket to be readable: 1 readable, 0 nothing came, -1 error (job->error). */
+static int wait_readable(job_t *job) {
+  for (;;) {
+    struct pollfd p = {.fd = job->fd, .events = POLLIN};
+    int r = poll(&p, 1, WAIT_MS);
+    if (r < 0 && errno == EINTR) continue;
+    if (r < 0) job->error = errno;
+    return r < 0 ? -1 : r;
+  }
+}
+
+/* Consumes exactly `k` bytes that a peek showed are waiting in the socket. */
+static int consume(job_t *job, size_t k) {
+  uint8_t sink[PEEK];
+  while (k > 0) {
+    ssize_t n = recv(job->fd, sink, k, 0);
+    if (n > 0) {
+      k -= (size_t)n;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      job->error = n == 0 ? ECONNRESET : errno;
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void execute(napi_env env, void *data) {
+  (void)env;
+  job_t *job = data;
+  chunk_state_t *s = job->state;
+  while (job->got < job->length && s->phase != DONE) {
+    ssize_t n;
+    if (s->phase == DATA) {
+      size_t want = job->length - job->got;
+      if (want > s->left) want = (size_t)s->left;
+      n = read(job->fd, job->data + job->got, want);
+      if (n > 0) {
+        job->got += (size_t)n;
+        if ((s->left -= (uint64_t)n) == 0) s->phase = DATA_CR;
+        continue;
+      }
+    } else {
+      uint8_t peek[PEEK];
+      n = recv(job->fd, peek, sizeof peek, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {
+        size_t used = frame(s, peek, (size_t)n, &job->why);
+        if (job->why) {
+          job->error = EPROTO;
+          return;
+        }
+        if (consume(job, used) < 0) return;
+        continue;
+      }
+    }
+    if (n == 0) return; /* the peer closed its side */
+    if (errno == EINTR) continue;
+    if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      job->error = errno;
+      return;
+    }
+    int r = wait_readable(job);
+    if (r < 0) return;
+    if (r == 0) {
+      job->stalled = job->got == 0;
+      return;
+    }
+  }
+}
+
+static void complete(napi_env env, napi_status status, void *data) {
+  job_t *job = data;
+  close(job->fd);
+  napi_value argv[3];
+  if (status != napi_ok || job->error != 0 || job->stalled) {
+    const char *name = status != napi_ok ? "ECANCELED" : job->stalled ? "EAGAIN" : uv_err_name(-job->error);
+    if (job->why) {
+      argv[0] = malformed(env, job->why);
+    } else {
+      char text[256];
+      snprintf(text, sizeof text, "%s: %s, socket read", name, status != napi_ok ? "cancelled" : job->stalled ? "nothing arrived" : strerror(job->error));
+      argv[0] = coded_error(env, name, text);
+    }
+  } else {
+    napi_get_null(env, &argv[0]);
+  }
+  napi_create_double(env, (double)job->got, &argv[1]);
+  napi_create_uint32(env, job->state->phase == DONE, &argv[2]);
+  napi_delete_reference(env, job->stateRef);
+  napi_delete_reference(env, job->buffer);
+  call_back_and_finish(env, job->callback, job->work, 3, argv);
+  free(job);
+}
+
+/*
+ * recvChunkedInto(socketFd, state, buffer, offset, length, callback(err, n, done)): on the thread
+ * pool, decodes the chunked body from the socket, writing up to `length` data bytes into
+ * buffer[offset..]. done 1: the last chunk's size line was consumed (the trailer section is left
+ * in the socket); err null, done 0 and n < length: the peer closed its side; err.code EAGAIN:
+ * nothing arrived for a few milliseconds, ask again; EPROTO: malformed framing. The caller keeps
+ * the state and the buffer until the callback and reads the socket no other way meanwhile.
+ */
+static napi_value recv_chunked_into(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  napi_valuetype t5 = napi_undefined;
+  if (argc == 6) napi_typeof(env, argv[5], &t5);
+  int32_t fd = -1;
+  chunk_state_t *s = NULL;
+  uint8_t *dst = NULL;
+  size_t cap = 0;
+  if (t5 != napi_function || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !read_state(env, argv[1], &s) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
+    napi_throw_error(env, NULL, "recvChunkedInto(socketFd, state, buffer, offset, length, callback): bad arguments");
+    return NULL;
+  }
+  job_t *job = calloc(1, sizeof *job);
+  if (!job) {
+    napi_throw_error(env, NULL, "out of memory");
+    return NULL;
+  }
+  job->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (job->fd < 0) {
+    free(job);
+    napi_throw_error(env, NULL, "recvChunkedInto: cannot duplicate the socket descriptor");
+    return NULL;
+  }
+  job->state = s;
+  job->data = dst;
+  job->length = cap;
+  napi_create_reference(env, argv[1], 1, &job->stateRef);
+  napi_create_reference(env, argv[2], 1, &job->buffer);
+  napi_create_reference(env, argv[5], 1, &job->callback);
+  napi_value name;
+  napi_create_string_utf8(env, "berth-recv-chunked", NAPI_AUTO_LENGTH, &name);
+  napi_create_async_work(env, NULL, name, execute, complete, job, &job->work);
+  napi_queue_async_work(env, job->work);
+  return NULL;
+}
+
+napi_value recv_chunked_init(napi_env env, napi_value exports) {
+  export_function(env, exports, "chunkedTake", chunked_take);
+  export_function(env, exports, "recvChunkedInto", recv_chunked_into);
+  return exports;
+}
