@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { Cleanup, makeTempDir, setupSuite, skipUnless } from '../support/clients.js';
 import { sha256, writeImageLayout, writeIndexLayout, type ManifestJson, type WrittenImage, type WrittenIndex } from '../support/oci-layout.js';
-import { dumpServerLogsOnFailure, startBerth, type RunningServer } from '../support/server.js';
+import { dumpServerLogsOnFailure, nativeReceives, startBerth, type RunningServer } from '../support/server.js';
 import { hostPlatform, Podman, Skopeo } from '../support/tools.js';
 
 interface PodmanImage {
@@ -132,6 +132,7 @@ skipUnless('podman', 'skopeo')('podman pulls from a real registry process', () =
     await builder.runOk(['build', '--signature-policy', builder.signaturePolicy, '-t', 'localhost/berth-e2e/zstd:latest', ctx]);
     const target = `${server.host}/e2e/podman/zstd`;
     const digestFile = join(tmp, 'zstd-digest');
+    const received = await nativeReceives(server);
     await builder.runOk([
       'push',
       '--signature-policy',
@@ -147,6 +148,9 @@ skipUnless('podman', 'skopeo')('podman pulls from a real registry process', () =
       `docker://${target}:v1`,
     ]);
     const digest = (await readFile(digestFile, 'utf8')).trim();
+    // The layer, compressed as it is sent, goes as one PATCH with Transfer-Encoding: chunked, which
+    // Berth decodes from the socket natively (src/http/chunked-reads.ts).
+    if (received !== null) expect(await nativeReceives(server)).toBeGreaterThan(received);
     const raw = await skopeo.inspectRaw(`docker://${target}:v1`);
     expect(sha256(raw)).toBe(digest);
     const manifest = JSON.parse(raw) as ManifestJson;

@@ -332,3 +332,13 @@ export function dumpServerLogsOnFailure(getServer: () => RunningServer | undefin
     }
   });
 }
+
+/**
+ * Upload bodies Berth read from the socket natively so far (berth_blob_native_receives_total in
+ * /metrics), or null when the server is not Berth.
+ */
+export async function nativeReceives(server: RunningServer): Promise<number | null> {
+  if (server.target !== 'berth') return null;
+  const text = await (await fetch(`${server.url}/metrics`)).text();
+  return Number(/^berth_blob_native_receives_total (\d+)$/m.exec(text)?.[1] ?? NaN);
+}
