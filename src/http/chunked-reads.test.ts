@@ -178,6 +178,37 @@ describe.skipIf(process.platform !== 'linux')('chunked upload bodies decoded fro
     expect(responses[0]?.status).toBe(202);
   });
 
+  it('streams a held body when every native place is taken (the body goes back to the parser and is iterated)', async () => {
+    const data = randomBytes(2 * 1024 * 1024 + 1);
+    const sockets: net.Socket[] = [];
+    try {
+      // Four uploads that stop midway hold the four places.
+      for (let i = 0; i < 4; i++) {
+        const location = await session('cr/busy');
+        const socket = net.connect(port, '127.0.0.1');
+        await new Promise((r) => socket.once('connect', r));
+        socket.on('error', () => undefined);
+        socket.write(patch(location));
+        socket.write(chunked(data, [65_536]).subarray(0, 300_000));
+        sockets.push(socket);
+      }
+      for (let i = 0; i < 100 && socketReadStats.active < 4; i++) await delay(20);
+      expect(socketReadStats.active).toBe(4);
+      const before = socketReadStats.taken;
+      const digest = sha256(data);
+      const location = await session('cr/busy');
+      const { responses } = await raw([patch(location), chunked(data, [65_536]), 100, ping()], 2);
+      expect(responses.map((r) => r.status)).toEqual([202, 200]);
+      expect(socketReadStats.taken).toBe(before);
+      expect((await raw([put(responses[0]!.headers.location!, digest)])).responses[0]?.status).toBe(201);
+      expect((await blob('cr/busy', digest)).body.equals(data)).toBe(true);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await waitIdle();
+    }
+    expect(socketReadStats.active).toBe(0);
+  });
+
   it('gives a held body nobody takes back to the parser: a refused PATCH keeps its connection for the next request', async () => {
     const data = randomBytes(200_000);
     const location = await session('cr/refused');
