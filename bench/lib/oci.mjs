@@ -89,9 +89,15 @@ export class Reg {
 
   /** Record a check; on failure throw an HttpError with the request/response. */
   must(check, ok, method, path, res, extra) {
+    // The description is only for a failure: built for every passing check, it cost the client
+    // 1.0-1.6 µs a check (four per manifest GET), CPU the registry's two cores could use.
+    if (ok) {
+      this.checks.record(check, true);
+      return;
+    }
     const d = describe(method, path, res, extra);
-    this.checks.record(check, ok, d);
-    if (!ok) throw new HttpError(`${check} failed: ${d}`, d);
+    this.checks.record(check, false, d);
+    throw new HttpError(`${check} failed: ${d}`, d);
   }
 
   async startUpload(repo, query = '') {
