@@ -116,16 +116,13 @@ static size_t frame(chunk_state_t *s, const uint8_t *src, size_t n, const char *
   return i;
 }
 
-static int read_state(napi_env env, napi_value v, chunk_state_t **state) {
+/* The caller's state Buffer (at least STATE_BYTES): where it is, for copying the state in and out (no alignment is assumed). */
+static int state_buffer(napi_env env, napi_value v, void **base) {
   bool isBuffer = false;
-  void *base = NULL;
   size_t size = 0;
   if (napi_is_buffer(env, v, &isBuffer) != napi_ok || !isBuffer) return 0;
-  napi_get_buffer_info(env, v, &base, &size);
-  /* Buffer.alloc gives its own allocation, aligned for any type; checked all the same. */
-  if (size < STATE_BYTES || ((uintptr_t)base % _Alignof(chunk_state_t)) != 0) return 0;
-  *state = base;
-  return 1;
+  napi_get_buffer_info(env, v, base, &size);
+  return size >= STATE_BYTES && sizeof(chunk_state_t) <= STATE_BYTES;
 }
 
 static int read_range(napi_env env, napi_value buf, napi_value off, napi_value len, uint8_t **data, size_t *length) {
@@ -151,26 +148,32 @@ static napi_value malformed(napi_env env, const char *why) {
 /*
  * chunkedTake(state, src, dst, dstOffset, dstLength) -> [used, written, done]: runs the machine over
  * the bytes of `src` (bytes the HTTP parser's read held past the headers), copying chunk data into
- * dst[dstOffset..]; stops when dst's range is full, src is used up, or the last chunk's size line
- * was consumed (done 1). Throws an EPROTO error on malformed framing.
+ * dst[dstOffset..]; stops when data comes and dst's range is full, src is used up, or the last
+ * chunk's size line was consumed (done 1). Throws an EPROTO error on malformed framing.
  */
 static napi_value chunked_take(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  chunk_state_t *s = NULL;
+  void *stateBase = NULL;
   uint8_t *src = NULL, *dst = NULL;
   size_t n = 0, cap = 0;
   bool isBuffer = false;
   if (argc == 5) napi_is_buffer(env, argv[1], &isBuffer);
-  if (!isBuffer || !read_state(env, argv[0], &s) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
+  if (!isBuffer || !state_buffer(env, argv[0], &stateBase) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
     napi_throw_error(env, NULL, "chunkedTake(state, src, dst, dstOffset, dstLength): bad arguments");
     return NULL;
   }
   napi_get_buffer_info(env, argv[1], (void **)&src, &n);
+  chunk_state_t st;
+  memcpy(&st, stateBase, sizeof st);
+  chunk_state_t *s = &st;
   size_t used = 0, written = 0;
-  while (used < n && written < cap && s->phase != DONE) {
+  /* Framing is consumed even when dst is full: the last chunk's size line after the last data byte
+     is then seen in the same call. */
+  while (used < n && s->phase != DONE) {
     if (s->phase == DATA) {
+      if (written == cap) break;
       size_t k = n - used;
       if (k > cap - written) k = cap - written;
       if (k > s->left) k = (size_t)s->left;
@@ -183,10 +186,12 @@ static napi_value chunked_take(napi_env env, napi_callback_info info) {
     const char *why = NULL;
     used += frame(s, src + used, n - used, &why);
     if (why) {
+      memcpy(stateBase, &st, sizeof st);
       napi_throw(env, malformed(env, why));
       return NULL;
     }
   }
+  memcpy(stateBase, &st, sizeof st);
   napi_value result, v;
   napi_create_array_with_length(env, 3, &result);
   napi_create_double(env, (double)used, &v);
@@ -200,7 +205,8 @@ static napi_value chunked_take(napi_env env, napi_callback_info info) {
 
 typedef struct {
   int fd; /* a duplicate, closed in complete */
-  chunk_state_t *state;
+  chunk_state_t state; /* copied from the caller's Buffer when queued, back when complete */
+  void *stateBase;
   uint8_t *data;
   size_t length;
   size_t got;
@@ -244,10 +250,11 @@ static int consume(job_t *job, size_t k) {
 static void execute(napi_env env, void *data) {
   (void)env;
   job_t *job = data;
-  chunk_state_t *s = job->state;
-  while (job->got < job->length && s->phase != DONE) {
+  chunk_state_t *s = &job->state;
+  while (s->phase != DONE) {
     ssize_t n;
     if (s->phase == DATA) {
+      if (job->got == job->length) return;
       size_t want = job->length - job->got;
       if (want > s->left) want = (size_t)s->left;
       n = read(job->fd, job->data + job->got, want);
@@ -275,6 +282,7 @@ static void execute(napi_env env, void *data) {
       job->error = errno;
       return;
     }
+    if (job->got == job->length) return; /* full: the framing that follows is not waited for */
     int r = wait_readable(job);
     if (r < 0) return;
     if (r == 0) {
@@ -300,8 +308,9 @@ static void complete(napi_env env, napi_status status, void *data) {
   } else {
     napi_get_null(env, &argv[0]);
   }
+  memcpy(job->stateBase, &job->state, sizeof job->state);
   napi_create_double(env, (double)job->got, &argv[1]);
-  napi_create_uint32(env, job->state->phase == DONE, &argv[2]);
+  napi_create_uint32(env, job->state.phase == DONE, &argv[2]);
   napi_delete_reference(env, job->stateRef);
   napi_delete_reference(env, job->buffer);
   call_back_and_finish(env, job->callback, job->work, 3, argv);
@@ -323,10 +332,10 @@ static napi_value recv_chunked_into(napi_env env, napi_callback_info info) {
   napi_valuetype t5 = napi_undefined;
   if (argc == 6) napi_typeof(env, argv[5], &t5);
   int32_t fd = -1;
-  chunk_state_t *s = NULL;
+  void *stateBase = NULL;
   uint8_t *dst = NULL;
   size_t cap = 0;
-  if (t5 != napi_function || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !read_state(env, argv[1], &s) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
+  if (t5 != napi_function || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !state_buffer(env, argv[1], &stateBase) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
     napi_throw_error(env, NULL, "recvChunkedInto(socketFd, state, buffer, offset, length, callback): bad arguments");
     return NULL;
   }
@@ -341,7 +350,8 @@ static napi_value recv_chunked_into(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "recvChunkedInto: cannot duplicate the socket descriptor");
     return NULL;
   }
-  job->state = s;
+  memcpy(&job->state, stateBase, sizeof job->state);
+  job->stateBase = stateBase;
   job->data = dst;
   job->length = cap;
   napi_create_reference(env, argv[1], 1, &job->stateRef);

@@ -211,13 +211,15 @@ export function takeChunked(req: HoldingRequest): ReadInto | null {
   const state = Buffer.alloc(STATE_BYTES);
   let pending = held.leftover;
   held.leftover = Buffer.alloc(0);
-  let done = false;
+  let done = false; // the last chunk's size line was consumed
+  let finished = false; // and the parser completed the request
   const progress = { last: Date.now() };
   const once = (buf: Buffer, offset: number, max: number) => () =>
     new Promise<{ err: NativeError; n: number; done: boolean }>((resolve) =>
       recvChunkedInto(fd, state, buf, offset, max, (err, n, last) => resolve({ err, n, done: last === 1 })),
     );
   const read = async (buf: Buffer, offset: number, max: number): Promise<number> => {
+    if (finished) return 0;
     while (!done && pending.length > 0) {
       const [used, written, last] = chunkedTake(state, pending, buf, offset, max);
       pending = pending.subarray(used);
@@ -232,6 +234,7 @@ export function takeChunked(req: HoldingRequest): ReadInto | null {
     }
     await handBack(req, held, pending);
     setMustClose(req, false);
+    finished = true;
     return 0;
   };
   return async (buf, offset, max) => {
