@@ -111,8 +111,9 @@ export function holdChunkedUploads(server: Server): void {
   });
 }
 
-function onHeadersComplete(this: HttpParser & { [kHeadersComplete]?: (...a: unknown[]) => unknown }, ...args: unknown[]): unknown {
-  const result = this[kHeadersComplete]!.apply(this, args);
+// Node.js's callback takes nine arguments; named, not spread, as this runs for every request.
+function onHeadersComplete(this: HttpParser & { [kHeadersComplete]?: (...a: unknown[]) => unknown }, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown, f: unknown, g: unknown, h: unknown, i: unknown): unknown {
+  const result = this[kHeadersComplete]!.call(this, a, b, c, d, e, f, g, h, i);
   if (result !== 0 || parsingHere) return result;
   const socket = this.socket as (ServerSocket & { [kHoldable]?: boolean }) | null | undefined;
   const req = this.incoming as HoldingRequest | null | undefined;
