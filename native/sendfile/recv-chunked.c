@@ -29,8 +29,8 @@
 #include <unistd.h>
 #include <uv.h>
 #include "napi-util.h"
+#include "socket-read.h"
 
-#define WAIT_MS 5
 #define EXT_MAX 16384 /* Node.js answers 413 past 16 KiB of chunk extensions too */
 #define PEEK 64
 #define STATE_BYTES 16
@@ -219,17 +219,6 @@ typedef struct {
   napi_async_work work;
 } job_t;
 
-/* Waits up to WAIT_MS for the socket to be readable: 1 readable, 0 nothing came, -1 error (job->error). */
-static int wait_readable(job_t *job) {
-  for (;;) {
-    struct pollfd p = {.fd = job->fd, .events = POLLIN};
-    int r = poll(&p, 1, WAIT_MS);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) job->error = errno;
-    return r < 0 ? -1 : r;
-  }
-}
-
 /* Consumes exactly `k` bytes that a peek showed are waiting in the socket. */
 static int consume(job_t *job, size_t k) {
   uint8_t sink[PEEK];
@@ -276,19 +265,8 @@ static void execute(napi_env env, void *data) {
         continue;
       }
     }
-    if (n == 0) return; /* the peer closed its side */
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      job->error = errno;
-      return;
-    }
-    if (job->got == job->length) return; /* full: the framing that follows is not waited for */
-    int r = wait_readable(job);
-    if (r < 0) return;
-    if (r == 0) {
-      job->stalled = job->got == 0;
-      return;
-    }
+    /* Full: the framing that follows is not waited for. */
+    if (!read_again(n, job->fd, job->got, job->got == job->length, &job->error, &job->stalled)) return;
   }
 }
 
@@ -296,18 +274,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   job_t *job = data;
   close(job->fd);
   napi_value argv[3];
-  if (status != napi_ok || job->error != 0 || job->stalled) {
-    const char *name = status != napi_ok ? "ECANCELED" : job->stalled ? "EAGAIN" : uv_err_name(-job->error);
-    if (job->why) {
-      argv[0] = malformed(env, job->why);
-    } else {
-      char text[256];
-      snprintf(text, sizeof text, "%s: %s, socket read", name, status != napi_ok ? "cancelled" : job->stalled ? "nothing arrived" : strerror(job->error));
-      argv[0] = coded_error(env, name, text);
-    }
-  } else {
-    napi_get_null(env, &argv[0]);
-  }
+  argv[0] = job->why ? malformed(env, job->why) : socket_read_error(env, status, job->error, job->stalled);
   memcpy(job->stateBase, &job->state, sizeof job->state);
   napi_create_double(env, (double)job->got, &argv[1]);
   napi_create_uint32(env, job->state.phase == DONE, &argv[2]);

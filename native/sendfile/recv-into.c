@@ -24,8 +24,7 @@
 #include <unistd.h>
 #include <uv.h>
 #include "napi-util.h"
-
-#define WAIT_MS 5
+#include "socket-read.h"
 
 typedef struct {
   int fd; /* a duplicate, closed in complete */
@@ -48,23 +47,7 @@ static void execute(napi_env env, void *data) {
       job->got += (size_t)n;
       continue;
     }
-    if (n == 0) return; /* the peer closed its side */
-    if (errno == EINTR) continue;
-    if (errno != EAGAIN && errno != EWOULDBLOCK) {
-      job->error = errno;
-      return;
-    }
-    struct pollfd p = {.fd = job->fd, .events = POLLIN};
-    int r = poll(&p, 1, WAIT_MS);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      job->error = errno;
-      return;
-    }
-    if (r == 0) {
-      job->stalled = job->got == 0;
-      return;
-    }
+    if (!read_again(n, job->fd, job->got, 0, &job->error, &job->stalled)) return;
   }
 }
 
@@ -72,14 +55,7 @@ static void complete(napi_env env, napi_status status, void *data) {
   job_t *job = data;
   close(job->fd);
   napi_value argv[2];
-  if (status != napi_ok || job->error != 0 || job->stalled) {
-    const char *name = status != napi_ok ? "ECANCELED" : job->stalled ? "EAGAIN" : uv_err_name(-job->error);
-    char text[256];
-    snprintf(text, sizeof text, "%s: %s, socket read", name, status != napi_ok ? "cancelled" : job->stalled ? "nothing arrived" : strerror(job->error));
-    argv[0] = coded_error(env, name, text);
-  } else {
-    napi_get_null(env, &argv[0]);
-  }
+  argv[0] = socket_read_error(env, status, job->error, job->stalled);
   napi_create_double(env, (double)job->got, &argv[1]);
   call_back_and_finish(env, job->callback, job->work, 2, argv);
   napi_delete_reference(env, job->buffer);
