@@ -191,7 +191,7 @@ export class Reg {
 
   /**
    * POST, one PATCH streaming the whole body with Transfer-Encoding: chunked (no Content-Length),
-   * then PUT ?digest=: how skopeo, podman and buildah (containers/image) push a layer.
+   * then PUT ?digest=: how podman, buildah and docker push a layer they compress on the way.
    */
   async uploadStreamed(repo, { seed, size, digest }) {
     const loc = await this.startUpload(repo);

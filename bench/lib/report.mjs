@@ -21,7 +21,7 @@ export function rowsFor(cfg) {
         label: `Blob upload, ${label}, ${fmtSize(size)}`,
         unit: 'MB/s',
         better: 'higher',
-        // The streamed row is not among the issue's rows: it shows what skopeo-like clients get.
+        // The streamed row is not among the issue's rows: it shows what podman, buildah and docker get for a layer they compress on the way.
         ...(m === 'streamed' ? {} : { target: { ratio: 3 } }),
         desc:
           m === 'mono'
@@ -30,7 +30,7 @@ export function rowsFor(cfg) {
               ? `One POST /v2/<name>/blobs/uploads/?digest= carrying the whole ${fmtSize(size)} body. A registry that answers 202 (session opened, body ignored; optional in the spec) is measured with POST+PUT instead and the cell is marked *.`
               : m === 'chunked'
                 ? `POST, then PATCH ${fmtSize(cfg.chunk)} chunks with Content-Range, then PUT ?digest= (digest computed beforehand, untimed, as for the other rows); ${fmtSize(size)} in total.`
-                : `POST, then one PATCH streaming the whole ${fmtSize(size)} body with Transfer-Encoding: chunked (no Content-Length), then PUT ?digest=: how skopeo, podman and buildah (containers/image) push a layer. No target (not one of the issue's rows); Berth streams such bodies through Node.js, where a body with a Content-Length is read from the socket natively.`,
+                : `POST, then one PATCH streaming the whole ${fmtSize(size)} body with Transfer-Encoding: chunked (no Content-Length), then PUT ?digest=: how podman, buildah and docker push a layer they compress on the way (skopeo too when it cannot know the size). No target (not one of the issue's rows); Berth decodes such bodies from the socket natively (src/http/chunked-reads.ts), as it reads a body with a Content-Length.`,
       });
     }
   }

@@ -1,8 +1,8 @@
 /*
- * An upload's body sent with `Transfer-Encoding: chunked` (how containers/image clients such as
- * skopeo, podman and buildah, and docker, send a layer), decoded from its socket on the thread
- * pool straight into the caller's buffer: the companion of recv-into.c for bodies without a
- * Content-Length (src/http/chunked-reads.ts).
+ * An upload's body sent with `Transfer-Encoding: chunked` (how podman, buildah and docker send a
+ * layer they compress on the way), decoded from its socket on the thread pool straight into the
+ * caller's buffer: the companion of recv-into.c for bodies without a Content-Length
+ * (src/http/chunked-reads.ts).
  *
  * The chunk framing (size line, optional extensions, CRLF after the data) is parsed one byte at a
  * time by a state machine whose state lives in a small Buffer the caller keeps between calls, so a

@@ -1,10 +1,11 @@
 /**
  * An upload's body sent with `Transfer-Encoding: chunked`, read from its socket by the native part
- * (native/sendfile's recvChunkedInto) straight into the blob writer's staging buffers. Every
- * containers/image client (skopeo, podman, buildah) and docker push a layer this way: one PATCH
- * with a chunked body. Streamed through Node.js's HTTP parser, a 1 GiB layer cost the main thread
- * about 0.75 s of CPU, a quarter of it in copies (the parser copies each body piece into a new
- * Buffer, the upload copies it again into a staging buffer).
+ * (native/sendfile's recvChunkedInto) straight into the blob writer's staging buffers. podman,
+ * buildah and docker push a layer they compress on the way this way, as one PATCH with a chunked
+ * body (skopeo too, when it cannot know a blob's size). Streamed through Node.js's HTTP parser, a
+ * 1 GiB layer cost the main thread 0.81-1.26 s of CPU (curl, three runs), a quarter of it in
+ * copies (the parser copies each body piece into a new Buffer, the upload copies it again into a
+ * staging buffer); read this way, 0.09-0.14 s.
  *
  * Why the body must be held back when its headers end: a body with a Content-Length can be taken
  * from the parser at any point, because where it ends is known (socket-reads.ts). A chunked body
