@@ -224,4 +224,13 @@ describe.skipIf(process.platform !== 'linux')('chunked upload bodies decoded fro
     expect(second.responses.map((r) => r.status)).toEqual([404, 200]);
     expect(socketReadStats.taken).toBe(before);
   });
+
+  it('answers 400 and closes the connection when a held body given back to the parser is malformed, as for a streamed one', async () => {
+    const location = await session('cr/refused-malformed');
+    const bad = `Basic ${Buffer.from('AWS:not-a-token').toString('base64')}`;
+    const { responses, closed } = await raw([Buffer.concat([Buffer.from(patch(location, bad)), Buffer.from('5\r\nhello\r\nzz\r\n'), Buffer.from(ping())])], 2, 300);
+    // The refusal, then the answer to a parse error (the server's clientError handler), and the connection closes.
+    expect(responses.map((r) => r.status)).toEqual([401, 400]);
+    expect(closed).toBe(true);
+  });
 });
