@@ -56,8 +56,10 @@ export async function raw(port: number, parts: (string | Buffer | number)[], exp
   socket.on('error', () => undefined);
   const ended = new Promise<void>((resolve) => socket.once('close', () => ((closed = true), resolve())));
   for (const p of parts) {
+    // The server may answer and close before the client has sent everything (a refused body).
+    if (closed) break;
     if (typeof p === 'number') await delay(p);
-    else if (!socket.write(p)) await new Promise((r) => socket.once('drain', r));
+    else if (!socket.write(p)) await Promise.race([new Promise((r) => socket.once('drain', r)), ended]);
   }
   await Promise.race([enough, ended, delay(10_000)]);
   await Promise.race([ended, delay(linger)]);
