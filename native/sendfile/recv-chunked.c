@@ -125,19 +125,6 @@ static int state_buffer(napi_env env, napi_value v, void **base) {
   return size >= STATE_BYTES && sizeof(chunk_state_t) <= STATE_BYTES;
 }
 
-static int read_range(napi_env env, napi_value buf, napi_value off, napi_value len, uint8_t **data, size_t *length) {
-  bool isBuffer = false;
-  void *base = NULL;
-  size_t size = 0;
-  int64_t offset = -1, n = -1;
-  if (napi_is_buffer(env, buf, &isBuffer) != napi_ok || !isBuffer) return 0;
-  napi_get_buffer_info(env, buf, &base, &size);
-  if (napi_get_value_int64(env, off, &offset) != napi_ok || napi_get_value_int64(env, len, &n) != napi_ok) return 0;
-  if (offset < 0 || n <= 0 || (uint64_t)offset > size || (uint64_t)n > size - (uint64_t)offset) return 0;
-  *data = (uint8_t *)base + offset;
-  *length = (size_t)n;
-  return 1;
-}
 
 static napi_value malformed(napi_env env, const char *why) {
   char text[160];
@@ -160,7 +147,7 @@ static napi_value chunked_take(napi_env env, napi_callback_info info) {
   size_t n = 0, cap = 0;
   bool isBuffer = false;
   if (argc == 5) napi_is_buffer(env, argv[1], &isBuffer);
-  if (!isBuffer || !state_buffer(env, argv[0], &stateBase) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
+  if (!isBuffer || !state_buffer(env, argv[0], &stateBase) || !buffer_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
     napi_throw_error(env, NULL, "chunkedTake(state, src, dst, dstOffset, dstLength): bad arguments");
     return NULL;
   }
@@ -302,7 +289,7 @@ static napi_value recv_chunked_into(napi_env env, napi_callback_info info) {
   void *stateBase = NULL;
   uint8_t *dst = NULL;
   size_t cap = 0;
-  if (t5 != napi_function || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !state_buffer(env, argv[1], &stateBase) || !read_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
+  if (t5 != napi_function || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !state_buffer(env, argv[1], &stateBase) || !buffer_range(env, argv[2], argv[3], argv[4], &dst, &cap)) {
     napi_throw_error(env, NULL, "recvChunkedInto(socketFd, state, buffer, offset, length, callback): bad arguments");
     return NULL;
   }
@@ -311,10 +298,8 @@ static napi_value recv_chunked_into(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  job->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (job->fd < 0) {
+  if ((job->fd = dup_socket(env, fd, "recvChunkedInto")) < 0) {
     free(job);
-    napi_throw_error(env, NULL, "recvChunkedInto: cannot duplicate the socket descriptor");
     return NULL;
   }
   memcpy(&job->state, stateBase, sizeof job->state);

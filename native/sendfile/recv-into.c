@@ -73,21 +73,13 @@ static napi_value recv_into(napi_env env, napi_callback_info info) {
   size_t argc = 5;
   napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
-  const char *usage = "recvInto(socketFd, buffer, offset, length, callback): bad arguments";
   napi_valuetype t4 = napi_undefined;
-  bool isBuffer = false;
-  if (argc == 5) {
-    napi_typeof(env, argv[4], &t4);
-    napi_is_buffer(env, argv[1], &isBuffer);
-  }
+  if (argc == 5) napi_typeof(env, argv[4], &t4);
   int32_t fd = -1;
-  int64_t offset = -1, length = -1;
-  void *base = NULL;
-  size_t size = 0;
-  if (isBuffer) napi_get_buffer_info(env, argv[1], &base, &size);
-  if (t4 != napi_function || !isBuffer || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || napi_get_value_int64(env, argv[2], &offset) != napi_ok ||
-      napi_get_value_int64(env, argv[3], &length) != napi_ok || offset < 0 || length <= 0 || (uint64_t)offset > size || (uint64_t)length > size - (uint64_t)offset) {
-    napi_throw_error(env, NULL, usage);
+  uint8_t *data = NULL;
+  size_t length = 0;
+  if (t4 != napi_function || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0 || !buffer_range(env, argv[1], argv[2], argv[3], &data, &length)) {
+    napi_throw_error(env, NULL, "recvInto(socketFd, buffer, offset, length, callback): bad arguments");
     return NULL;
   }
   job_t *job = calloc(1, sizeof *job);
@@ -95,14 +87,12 @@ static napi_value recv_into(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, "out of memory");
     return NULL;
   }
-  job->fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (job->fd < 0) {
+  if ((job->fd = dup_socket(env, fd, "recvInto")) < 0) {
     free(job);
-    napi_throw_error(env, NULL, "recvInto: cannot duplicate the socket descriptor");
     return NULL;
   }
-  job->data = (uint8_t *)base + offset;
-  job->length = (size_t)length;
+  job->data = data;
+  job->length = length;
   napi_create_reference(env, argv[1], 1, &job->buffer);
   napi_create_reference(env, argv[4], 1, &job->callback);
   napi_value name;

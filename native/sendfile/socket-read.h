@@ -2,6 +2,7 @@
 #ifndef BERTH_SOCKET_READ_H
 #define BERTH_SOCKET_READ_H
 #include <errno.h>
+#include <fcntl.h>
 #include <node_api.h>
 #include <poll.h>
 #include <stdio.h>
@@ -56,5 +57,17 @@ static inline napi_value socket_read_error(napi_env env, napi_status status, int
   char text[256];
   snprintf(text, sizeof text, "%s: %s, socket read", name, status != napi_ok ? "cancelled" : stalled ? "nothing arrived" : strerror(error));
   return coded_error(env, name, text);
+}
+
+/* A duplicate of the caller's socket descriptor for a job (closed when the job completes), or -1
+   after throwing: closing the original meanwhile cannot redirect the job's reads elsewhere. */
+static inline int dup_socket(napi_env env, int fd, const char *who) {
+  int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) {
+    char text[128];
+    snprintf(text, sizeof text, "%s: cannot duplicate the socket descriptor", who);
+    napi_throw_error(env, NULL, text);
+  }
+  return dup;
 }
 #endif
