@@ -575,9 +575,12 @@ function pullImages(reg, cfg, imgs, signal) {
   );
 }
 
-/** The rate of a pool() result, or a failure recorded against `key` (and the step left). */
-function batchRate(ctx, key, r, count) {
-  if (r.errors.length || r.ok < count) ctx.rate(key, r, count); // records the failure and throws
+/** The rate of a pool() result; on a failure, records it against every key and leaves the step. */
+function batchRate(ctx, keys, r, count) {
+  if (r.errors.length || r.ok < count) {
+    for (const k of keys.slice(1)) ctx.fail(k, 'an earlier batch failed');
+    ctx.rate(keys[0], r, count); // records the failure and throws
+  }
   return r.ok / (r.elapsedMs / 1000);
 }
 
@@ -585,9 +588,9 @@ export async function images(ctx) {
   const { reg, cfg } = ctx;
   // Untimed warm-up batches first, each into repositories of its own. Berth reaches its pace only
   // after some hundreds of pushes, while V8 compiles the upload path (a fresh Berth, ten batches
-  // of 64 in one scratch run: 85, 99, 99, 108, 128, 134, 159, 171, 173, 166 images/s; 668 functions
-  // optimized meanwhile) and the blob store opens its 256 directories; Distribution measured flat
-  // (40-46 images/s over eight batches). The first batch's rate is reported on its own row: it is
+  // of 64 in one scratch run: 85, 99, 99, 108, 128, 134, 159, 171, 173, 166 images/s, 668
+  // functions optimized meanwhile; its main thread's CPU per image 9.7 ms in the first batch, 5.2
+  // in the sixth); Distribution measured flat (40-46 images/s over eight batches). The first batch's rate is reported on its own row: it is
   // what a registry that has just started does. Then IMAGE_BATCHES timed batches, the median
   // reported: one batch takes under a second, and single batches of the same build measured
   // 1.31-2.47x apart on one machine.
@@ -595,11 +598,11 @@ export async function images(ctx) {
   const timed = Array.from({ length: IMAGE_BATCHES }, (_, b) => imageBatch(cfg, IMAGE_WARMUP_BATCHES + b));
   const pushedOk = await ctx.step(['img.push.cold', 'img.push'], async (signal) => {
     for (const [b, imgs] of warm.entries()) {
-      const rate = batchRate(ctx, b === 0 ? 'img.push.cold' : 'img.push', await pushImages(reg, cfg, imgs, signal), imgs.length);
+      const rate = batchRate(ctx, b === 0 ? ['img.push.cold', 'img.push'] : ['img.push'], await pushImages(reg, cfg, imgs, signal), imgs.length);
       if (b === 0) ctx.set('img.push.cold', rate);
     }
     const rates = [];
-    for (const imgs of timed) rates.push(batchRate(ctx, 'img.push', await pushImages(reg, cfg, imgs, signal), imgs.length));
+    for (const imgs of timed) rates.push(batchRate(ctx, ['img.push'], await pushImages(reg, cfg, imgs, signal), imgs.length));
     ctx.set('img.push', median(rates), `median of ${rates.map((r) => fmtNum(r)).join(', ')} images/s`);
   });
   if (!pushedOk) {
@@ -607,9 +610,9 @@ export async function images(ctx) {
     return;
   }
   await ctx.step('img.pull', async (signal) => {
-    for (const imgs of warm) batchRate(ctx, 'img.pull', await pullImages(reg, cfg, imgs, signal), imgs.length);
+    for (const imgs of warm) batchRate(ctx, ['img.pull'], await pullImages(reg, cfg, imgs, signal), imgs.length);
     const rates = [];
-    for (const imgs of timed) rates.push(batchRate(ctx, 'img.pull', await pullImages(reg, cfg, imgs, signal), imgs.length));
+    for (const imgs of timed) rates.push(batchRate(ctx, ['img.pull'], await pullImages(reg, cfg, imgs, signal), imgs.length));
     ctx.set('img.pull', median(rates), `median of ${rates.map((r) => fmtNum(r)).join(', ')} images/s`);
   });
 }
