@@ -27,7 +27,9 @@
  *    line again, as the parser never saw it) and whatever of the held bytes is left; libuv's reads
  *    restart, and the parser reads the trailer section and the final CRLF from the socket. The
  *    upload waits for the parser to complete the message, so a body whose end never comes (or is
- *    malformed) fails as it would when streamed. The connection stays kept alive.
+ *    malformed) fails as it would when streamed. The connection stays kept alive. Framing the
+ *    decoder refuses fails the upload (400 BLOB_UPLOAD_INVALID); that connection closes after the
+ *    response, lingering so that a client still sending reads it (linger-close.ts).
  * 4. Release. A held body that nobody takes (another storage driver, a request refused before its
  *    body is read, more than MAX_ACTIVE bodies read at once) is given back to the parser when
  *    something reads the request as a stream (its `_read`, also Node.js's own drain of an unread

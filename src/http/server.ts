@@ -10,6 +10,7 @@ import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
 import { mustClose, socketReadStats } from './socket-reads.js';
+import { lingerOnClose } from './linger-close.js';
 import { holdChunkedUploads } from './chunked-reads.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
@@ -139,8 +140,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   app.addHook('onSend', async (req, reply) => {
     reply.header('X-Request-Id', req.id);
     if (closing) reply.header('Connection', 'close');
-    // The body was read from the socket natively and the connection could not be handed back (socket-reads.ts).
-    if (mustClose(req.raw)) reply.header('Connection', 'close');
+    // The body was read from the socket natively and the connection could not be handed back
+    // (socket-reads.ts): it closes after the response, lingering so that the client reads it.
+    if (mustClose(req.raw)) {
+      reply.header('Connection', 'close');
+      lingerOnClose(req.raw.socket);
+    }
   });
   app.addHook('onResponse', async (req, reply) => {
     // NOTE: on the next turn: Node.js marks the connection idle in its own 'finish' listener.
