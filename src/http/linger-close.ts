@@ -1,6 +1,7 @@
 /**
- * A lingering close for connections whose request body was read natively and not to its end (the
- * client still sending when the upload failed: malformed chunked framing, a write error).
+ * A lingering close for connections that close while the client may still be sending: a request
+ * body read natively and not to its end (malformed chunked framing, a write error: lingerOnClose),
+ * and a request Node.js's HTTP parser refused (answerClientError).
  *
  * Why: Node.js closes a connection after a `Connection: close` response with socket.destroySoon():
  * its FIN, then close(2) once the response is written. A socket closed with bytes the server never
@@ -17,7 +18,7 @@
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { native } from '../native.js';
-import { tcpHandle, type ServerSocket } from './native-reads.js';
+import { stopReads, tcpHandle, type ServerSocket } from './native-reads.js';
 
 /** The longest a closing connection is read for, and the most bytes dropped. */
 export const LINGER_MS = 2_000;
@@ -67,4 +68,33 @@ async function dropUnread(socket: ServerSocket, handle: unknown, fd: number, rec
     if (err && err.code !== 'EAGAIN') return;
     if (err) await delay(1); // nothing came for a few milliseconds: let the event loop run
   }
+}
+
+/**
+ * Fastify's clientErrorHandler (a request Node.js's HTTP parser refused: malformed framing of a
+ * streamed or given-back chunked body, headers too large), as Fastify's default answers it, but
+ * lingering before the close as above: Fastify's default closes at once, and a client still sending
+ * then gets a reset instead of the answer. The parser is stopped from reading (libuv's reads stop)
+ * and the rest is dropped natively; where that cannot be done, the connection closes at once.
+ */
+export function answerClientError(err: Error & { code?: string }, socket: ServerSocket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  const [code, message] = err.code === 'HPE_HEADER_OVERFLOW' ? [431, 'Exceeded maximum allowed HTTP header size'] : err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Client Timeout'] : [400, 'Client Error'];
+  const status = code === 431 ? 'Request Header Fields Too Large' : code === 408 ? 'Request Timeout' : 'Bad Request';
+  const body = JSON.stringify({ error: status, message, statusCode: code });
+  if (socket.writable) socket.write(`HTTP/1.1 ${code} ${status}\r\nContent-Length: ${body.length}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${body}`);
+  const recv = native.recvInto;
+  const tcp = tcpHandle(socket);
+  if (!recv || !tcp || !socket.writable || !stopReads(tcp.handle)) {
+    socket.destroy(err);
+    return;
+  }
+  lingerStats.started++;
+  lingerStats.active++;
+  socket.end(() =>
+    void dropUnread(socket, tcp.handle, tcp.fd, recv).finally(() => {
+      lingerStats.active--;
+      socket.destroy();
+    }),
+  );
 }

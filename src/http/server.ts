@@ -10,7 +10,7 @@ import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
 import { mustClose, socketReadStats } from './socket-reads.js';
-import { lingerOnClose } from './linger-close.js';
+import { answerClientError, lingerOnClose } from './linger-close.js';
 import { holdChunkedUploads } from './chunked-reads.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
@@ -50,6 +50,8 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     forceCloseConnections: 'idle',
     // Download URLs carry a signed token in the path.
     routerOptions: { maxParamLength: 2048 },
+    // A request the HTTP parser refused: answered as Fastify does, then a lingering close.
+    clientErrorHandler: answerClientError,
   });
 
   if (deps.holdChunkedUploads) holdChunkedUploads(app.server);
