@@ -89,12 +89,13 @@ export function answerClientError(err: Error & { code?: string }, socket: Server
     socket.destroy(err);
     return;
   }
-  lingerStats.started++;
-  lingerStats.active++;
-  socket.end(() =>
+  // NOTE: the callback runs on 'finish', which a socket failing before it never emits (it is destroyed then).
+  socket.end(() => {
+    lingerStats.started++;
+    lingerStats.active++;
     void dropUnread(socket, tcp.handle, tcp.fd, recv).finally(() => {
       lingerStats.active--;
       socket.destroy();
-    }),
-  );
+    });
+  });
 }
