@@ -315,6 +315,10 @@ describe.skipIf(process.platform !== 'linux')('chunked upload bodies decoded fro
     expect(lingerStats.started - before).toBe(5);
     for (let i = 0; i < 100 && lingerStats.active > 0; i++) await delay(20);
     expect(lingerStats.active).toBe(0);
+    // What an operator sees of it.
+    const metrics = (await t.app.http.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(/^berth_http_lingering_closes_total (\d+)$/m.exec(metrics)?.[1]).toBe(String(lingerStats.started));
+    expect(/^berth_http_lingering_connections (\d+)$/m.exec(metrics)?.[1]).toBe('0');
   }, 60_000);
 
   it('answers 400 and closes the connection when a held body given back to the parser is malformed, as for a streamed one', async () => {

@@ -10,7 +10,7 @@ import type { OciServices } from './oci/context.js';
 import { ociPlugin } from './oci/oci-plugin.js';
 import { sendfileStats } from './oci/send-file.js';
 import { mustClose, socketReadStats } from './socket-reads.js';
-import { answerClientError, lingerOnClose } from './linger-close.js';
+import { answerClientError, lingerOnClose, lingerStats } from './linger-close.js';
 import { holdChunkedUploads } from './chunked-reads.js';
 import type { EcrServices } from './ecr/context.js';
 import { ecrPlugin } from './ecr/ecr-plugin.js';
@@ -90,6 +90,25 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     collect() {
       this.reset();
       this.inc(socketReadStats.taken);
+    },
+  });
+  // Connections closed with a lingering close (linger-close.ts): each holds its socket for at most
+  // LINGER_MS after a refused body or request, so an operator can see how many bad clients do so.
+  new Counter({
+    name: 'berth_http_lingering_closes_total',
+    help: 'Connections closed after a refused request body or a request the HTTP parser refused, reading and dropping what the client still sent (at most 2 s or 16 MiB each)',
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(lingerStats.started);
+    },
+  });
+  new Gauge({
+    name: 'berth_http_lingering_connections',
+    help: 'Connections lingering now: their answer is sent and what the client still sends is being dropped before the close',
+    registers: [metrics],
+    collect() {
+      this.set(lingerStats.active);
     },
   });
   // Tells an operator whether uploads to the filesystem driver bypass the page cache (O_DIRECT).
