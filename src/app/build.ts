@@ -7,11 +7,8 @@ import { resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { directWriteStats } from '../blobstore/fs/direct-write.js';
-import { FsBlobStore } from '../blobstore/fs/fs-blob-store.js';
-import type { BlobStore } from '../blobstore/types.js';
 import type { Config } from '../config/schema.js';
 import { buildHttpServer } from '../http/server.js';
-import type { KyselyMetadataStore } from '../metadata/kysely/kysely-metadata-store.js';
 import { BlobService } from '../services/registry/blob-service.js';
 import type { RegistryContext } from '../services/registry/context.js';
 import { ManifestService } from '../services/registry/manifest-service.js';
@@ -26,6 +23,7 @@ import { LifecycleService } from '../services/lifecycle/lifecycle-service.js';
 import { CredentialStore } from '../services/access/credentials.js';
 import { SecretBox } from '../services/access/secret-box.js';
 import { loadMasterKey } from './master-key.js';
+import { openBlobStore, openMetadataStore } from './stores.js';
 import { GcService, type GcReport } from '../services/gc/gc-service.js';
 import { Scheduler } from '../services/jobs/scheduler.js';
 import type { MetadataStore } from '../metadata/types.js';
@@ -50,38 +48,6 @@ export interface App {
   scheduler: Scheduler;
   meta: MetadataStore;
   close(): Promise<void>;
-}
-
-export async function openMetadataStore(config: Config): Promise<KyselyMetadataStore> {
-  if (config.metadata.driver === 'postgres') {
-    const pg = config.metadata.postgres!;
-    const { openPostgresMetadataStore } = await import('../metadata/postgres.js');
-    return openPostgresMetadataStore({ url: pg.url, poolSize: pg.poolSize, ...(pg.schema ? { schema: pg.schema } : {}) });
-  }
-  const { openSqliteMetadataStore } = await import('../metadata/sqlite.js');
-  const dataDir = resolve(config.dataDir);
-  mkdirSync(dataDir, { recursive: true });
-  return openSqliteMetadataStore(resolve(dataDir, config.metadata.sqlite.path ?? 'berth.db'), { synchronous: config.metadata.sqlite.synchronous });
-}
-
-export async function openBlobStore(config: Config): Promise<BlobStore> {
-  if (config.storage.driver === 's3') {
-    const s3 = config.storage.s3!;
-    const { S3BlobStore } = await import('../blobstore/s3/s3-blob-store.js');
-    return new S3BlobStore({
-      bucket: s3.bucket,
-      region: s3.region,
-      forcePathStyle: s3.forcePathStyle || s3.endpoint !== undefined,
-      prefix: s3.prefix,
-      partSize: s3.partSizeMiB * 1024 * 1024,
-      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
-      ...(s3.accessKeyId ? { accessKeyId: s3.accessKeyId } : {}),
-      ...(s3.secretAccessKey ? { secretAccessKey: s3.secretAccessKey } : {}),
-    });
-  }
-  const root = resolve(config.dataDir, config.storage.fs.path ?? 'blobs');
-  mkdirSync(root, { recursive: true });
-  return new FsBlobStore(root, { directWrites: config.storage.fs.directWrites });
 }
 
 export async function buildApp(config: Config, logger: Logger, o: { now?: () => number } = {}): Promise<App> {

@@ -2,7 +2,7 @@
  * `berth audit`: the audit trail (CloudTrail-shaped events of API calls and denied requests,
  * plus lifecycle and GC records), read from the configured database, newest last.
  */
-import { openMetadataStore } from '../app/build.js';
+import { openMetadataStore } from '../app/stores.js';
 import type { Config } from '../config/schema.js';
 import type { AuditEvent } from '../metadata/types.js';
 

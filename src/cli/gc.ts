@@ -1,5 +1,5 @@
 import { pino } from 'pino';
-import { openBlobStore, openMetadataStore } from '../app/build.js';
+import { openBlobStore, openMetadataStore } from '../app/stores.js';
 import type { Config } from '../config/schema.js';
 import { GcService, type GcReport } from '../services/gc/gc-service.js';
 

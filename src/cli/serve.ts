@@ -5,7 +5,7 @@
  */
 import cluster from 'node:cluster';
 import { pino, type Logger } from 'pino';
-import { buildApp, openMetadataStore } from '../app/build.js';
+import { openMetadataStore } from '../app/stores.js';
 import { redact } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 
@@ -17,6 +17,8 @@ export async function serve(config: Config): Promise<void> {
 
 async function runNode(config: Config, logger: Logger): Promise<void> {
   if (cluster.isPrimary) logger.info({ config: redact(config) }, 'starting berth');
+  // Loaded here, not at the top: the supervisor of workers never needs the registry itself.
+  const { buildApp } = await import('../app/build.js');
   const app = await buildApp(config, logger);
   const { host, port } = splitListen(config.listen);
   await app.http.listen({ host, port });

@@ -22,9 +22,9 @@ function withStoreOptions(cmd: Command): Command {
     .addOption(new Option('-o, --output <format>', 'output format').choices(['table', 'json']).default('table'));
 }
 
-async function withStore<T>(opts: StoreOptions, fn: (meta: Awaited<ReturnType<typeof import('../../app/build.js').openMetadataStore>>, config: Config) => Promise<T>): Promise<T> {
+async function withStore<T>(opts: StoreOptions, fn: (meta: Awaited<ReturnType<typeof import('../../app/stores.js').openMetadataStore>>, config: Config) => Promise<T>): Promise<T> {
   const { loadConfig } = await import('../../config/load.js');
-  const { openMetadataStore } = await import('../../app/build.js');
+  const { openMetadataStore } = await import('../../app/stores.js');
   const config = loadConfig({ ...(opts.config ? { file: opts.config } : {}), flags: opts.dataDir !== undefined ? { dataDir: opts.dataDir } : {} });
   const meta = await openMetadataStore(config);
   try {

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp, openMetadataStore, type App } from '../../app/build.js';
+import { buildApp, type App } from '../../app/build.js';
+import { openMetadataStore } from '../../app/stores.js';
 import { loadConfig } from '../../config/load.js';
 
 const ROOT_KEY = 'AKIAPULLRECORDTEST01';
