@@ -212,9 +212,14 @@ async function main() {
     // client's 1 GiB GET: 277-409 MB/s in those turns against 380-676 in the middle two, in two
     // runs), so in A B B A the registry going first lost; here each has one of the two and two
     // middle turns.
+    // Manifest PUTs and GETs run twice too (A B B A, means reported): each level is a burst of under
+    // a second, and one burst per registry moved with the minute. Same build, full runs: Berth's c1
+    // PUTs 1,257/s in one run and 814/s in the next (Distribution 423 and 461), while three runs of
+    // the manifests workload alone measured 1,108-1,139 against 391-464.
     const transfers = name === 'blob uploads' || name === 'blob downloads';
     const reversed = [...order].reverse();
-    const turns = name === 'blob downloads' ? [...order, ...reversed, ...reversed, ...order] : transfers ? [...order, ...reversed] : order;
+    const twice = transfers || name === 'manifests';
+    const turns = name === 'blob downloads' ? [...order, ...reversed, ...reversed, ...order] : twice ? [...order, ...reversed] : order;
     for (const side of turns) {
       if (root.signal.aborted) break;
       const ctx = runs[side];

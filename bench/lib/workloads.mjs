@@ -416,6 +416,8 @@ async function smallImageBlobs(reg, repo, label) {
 export async function manifests(ctx) {
   const { reg, cfg } = ctx;
   const repo = 'bench/manifests';
+  // The workload runs twice per registry (run.mjs): each turn pushes tags and manifests of its own.
+  const turn = (ctx.state.manifestTurns = (ctx.state.manifestTurns ?? 0) + 1);
   let img;
   const keys = [...cfg.levels.map((c) => `man.put.c${c}`), ...cfg.levels.map((c) => `man.get.c${c}`)];
   const ok = await ctx.step(keys, async () => {
@@ -433,14 +435,14 @@ export async function manifests(ctx) {
       // from /proc: 1.6-2.1 ms over the first thousand, 1.2-1.5 ms over the second, 0.9-1.0 ms from
       // the third on. With a tenth as warm-up, c1 measured mostly that first thousand.
       const warm = c === cfg.levels[0] ? 4 * cfg.manPuts : Math.ceil(cfg.manPuts / 10);
-      const warmBodies = Array.from({ length: warm }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `warm-c${c}-${i}` }));
-      await pool(warm, c, (i) => reg.putManifest(repo, `warm-c${c}-${i}`, warmBodies[i]), { signal });
-      const bodies = Array.from({ length: cfg.manPuts }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `c${c}-${i}` }));
+      const warmBodies = Array.from({ length: warm }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `t${turn}-warm-c${c}-${i}` }));
+      await pool(warm, c, (i) => reg.putManifest(repo, `t${turn}-warm-c${c}-${i}`, warmBodies[i]), { signal });
+      const bodies = Array.from({ length: cfg.manPuts }, (_, i) => manifestFor(img.configDesc, [img.layer], { 'org.example.bench.tag': `t${turn}-c${c}-${i}` }));
       const r = await pool(
         cfg.manPuts,
         c,
         async (i) => {
-          const tag = `c${c}-${i}`;
+          const tag = `t${turn}-c${c}-${i}`;
           const { digest } = await reg.putManifest(repo, tag, bodies[i]);
           pushed.push({ tag, digest });
         },
