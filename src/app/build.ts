@@ -1,6 +1,6 @@
 /**
- * The composition root: the only module that knows the drivers. It builds the stores
- * from the configuration, the services over them, and the HTTP server over the services.
+ * The composition root: it builds the stores from the configuration (stores.ts, the only
+ * module that knows the drivers), the services over them, and the HTTP server over the services.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';

@@ -73,36 +73,22 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   });
 
   // Tells an operator whether downloads take the native path (native/sendfile built) or stream.
-  new Counter({
-    name: 'berth_blob_native_sends_total',
-    help: 'Blob GET bodies sent from the thread pool by native/sendfile (the others are streamed through Node.js)',
-    registers: [metrics],
-    collect() {
-      this.reset();
-      this.inc(sendfileStats.started);
-    },
-  });
+  countOnScrape(metrics, 'berth_blob_native_sends_total', 'Blob GET bodies sent from the thread pool by native/sendfile (the others are streamed through Node.js)', () => sendfileStats.started);
   // Tells an operator whether upload bodies are read by the native part (socket-reads.ts) or streamed.
-  new Counter({
-    name: 'berth_blob_native_receives_total',
-    help: 'Upload bodies read from the socket on the thread pool by native/sendfile into O_DIRECT staging buffers (the others are streamed through Node.js)',
-    registers: [metrics],
-    collect() {
-      this.reset();
-      this.inc(socketReadStats.taken);
-    },
-  });
+  countOnScrape(
+    metrics,
+    'berth_blob_native_receives_total',
+    'Upload bodies read from the socket on the thread pool by native/sendfile into O_DIRECT staging buffers (the others are streamed through Node.js)',
+    () => socketReadStats.taken,
+  );
   // Connections closed with a lingering close (linger-close.ts): each holds its socket for at most
   // LINGER_MS after a refused body or request, so an operator can see how many bad clients do so.
-  new Counter({
-    name: 'berth_http_lingering_closes_total',
-    help: 'Connections closed after a refused request body or a request the HTTP parser refused, reading and dropping what the client still sent (at most 2 s or 16 MiB each)',
-    registers: [metrics],
-    collect() {
-      this.reset();
-      this.inc(lingerStats.started);
-    },
-  });
+  countOnScrape(
+    metrics,
+    'berth_http_lingering_closes_total',
+    'Connections closed after a refused request body or a request the HTTP parser refused, reading and dropping what the client still sent (at most 2 s or 16 MiB each)',
+    () => lingerStats.started,
+  );
   new Gauge({
     name: 'berth_http_lingering_connections',
     help: 'Connections lingering now: their answer is sent and what the client still sends is being dropped before the close',
@@ -112,16 +98,12 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
     },
   });
   // Tells an operator whether uploads to the filesystem driver bypass the page cache (O_DIRECT).
-  const directWrittenBytes = deps.directWrittenBytes ?? ((): number => 0);
-  new Counter({
-    name: 'berth_blob_direct_written_bytes_total',
-    help: 'Upload bytes the filesystem driver wrote with O_DIRECT (0 while uploads grow: the native part is not built, the filesystem refuses O_DIRECT or storage.fs.directWrites is off)',
-    registers: [metrics],
-    collect() {
-      this.reset();
-      this.inc(directWrittenBytes());
-    },
-  });
+  countOnScrape(
+    metrics,
+    'berth_blob_direct_written_bytes_total',
+    'Upload bytes the filesystem driver wrote with O_DIRECT (0 while uploads grow: the native part is not built, the filesystem refuses O_DIRECT or storage.fs.directWrites is off)',
+    deps.directWrittenBytes ?? ((): number => 0),
+  );
 
   if (deps.usage) {
     const usage = deps.usage;
@@ -197,4 +179,17 @@ export function buildHttpServer(deps: HttpDeps): FastifyInstance {
   void app.register(ociPlugin(deps.services));
   void app.register(ecrPlugin(deps.ecr, queryApi(deps.query)));
   return app;
+}
+
+/** A counter whose value is read, when /metrics is scraped, from a count the process keeps itself. */
+function countOnScrape(metrics: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [metrics],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
 }
